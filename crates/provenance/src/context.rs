@@ -1,0 +1,232 @@
+//! Contexts: the per-process attribute tables of one aspect, and their CSV loader.
+
+use crate::error::{ParseIssue, ProvenanceError, Result};
+use crate::types::Aspect;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// One process: its id and the sorted indices of the attributes it has (the `1` cells).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProcessRecord {
+    /// Process UUID as written in the file.
+    pub id: String,
+    /// Indices into [`Context::attributes`], ascending.
+    pub attributes: Vec<u32>,
+}
+
+/// The records of one aspect with their attribute names: a sparse binary table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// Which attributes the table holds.
+    pub aspect: Aspect,
+    /// Column names, without the id column, in file order. Names may be empty or hold
+    /// commas and quotes.
+    pub attributes: Vec<String>,
+    /// One record per data row, in file order.
+    pub records: Vec<ProcessRecord>,
+    /// The file it was read from (`None` for derived or synthetic contexts).
+    pub source: Option<PathBuf>,
+}
+
+impl Context {
+    /// Number of processes.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    /// True when the context holds no process.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+    /// Names of a record's attributes, in column order.
+    pub fn attribute_names<'a>(&'a self, record: &'a ProcessRecord) -> impl Iterator<Item = &'a str> {
+        record.attributes.iter().map(|&i| self.attributes[i as usize].as_str())
+    }
+    /// A map from process id to row index.
+    pub fn index_by_id(&self) -> HashMap<&str, usize> {
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect()
+    }
+    /// True for the 2-row placeholder tables some performers ship instead of data
+    /// (ClearScope's ProcessParent: ids `abc`/`def`, columns `Dummy1`, `Dummy2`).
+    pub fn is_placeholder(&self) -> bool {
+        !self.attributes.is_empty()
+            && self
+                .attributes
+                .iter()
+                .all(|a| a.trim().to_ascii_lowercase().starts_with("dummy"))
+    }
+
+    /// Read a context CSV (`Object_ID`/`UUID`/empty header cell, then one 0/1 column per
+    /// attribute). Rows are streamed; only the sparse attribute sets are kept.
+    ///
+    /// ```no_run
+    /// use apt_llm_provenance::{Aspect, Context};
+    /// let ctx = Context::from_csv("data/bovia/cadets/ProcessEvent.csv", Aspect::ProcessEvent)?;
+    /// println!("{} processes, {} attributes", ctx.len(), ctx.attributes.len());
+    /// # Ok::<(), apt_llm_provenance::ProvenanceError>(())
+    /// ```
+    pub fn from_csv(path: impl AsRef<Path>, aspect: Aspect) -> Result<Context> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| ProvenanceError::io(path, e))?;
+        let mut ctx = Context::from_reader(BufReader::with_capacity(1 << 20, file), aspect, path)?;
+        ctx.source = Some(path.to_path_buf());
+        Ok(ctx)
+    }
+
+    /// Read a context from any reader; `path` is only used in error messages.
+    pub fn from_reader<R: Read>(reader: R, aspect: Aspect, path: &Path) -> Result<Context> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
+        let mut record = csv::ByteRecord::new();
+        let csv_err = |e: csv::Error| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            match e.kind() {
+                csv::ErrorKind::Io(_) => ProvenanceError::io(
+                    path,
+                    std::io::Error::other(e.to_string()),
+                ),
+                _ => ProvenanceError::parse(path, line, ParseIssue::Csv(e.to_string())),
+            }
+        };
+        // Header.
+        if !rdr.read_byte_record(&mut record).map_err(csv_err)? {
+            return Err(ProvenanceError::parse(path, 1, ParseIssue::EmptyFile));
+        }
+        let header_line = record.position().map(|p| p.line()).unwrap_or(1);
+        let header: Vec<String> = record
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        if header.len() == 1 && header[0].trim().is_empty() {
+            return Err(ProvenanceError::parse(path, header_line, ParseIssue::EmptyFile));
+        }
+        let id_col = header[0].trim().trim_start_matches('\u{feff}');
+        if !(id_col.is_empty()
+            || id_col.eq_ignore_ascii_case("object_id")
+            || id_col.eq_ignore_ascii_case("uuid"))
+        {
+            return Err(ProvenanceError::parse(
+                path,
+                header_line,
+                ParseIssue::UnknownIdColumn(header[0].clone()),
+            ));
+        }
+        let attributes: Vec<String> = header[1..].to_vec();
+        let width = header.len();
+        let mut records = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        while rdr.read_byte_record(&mut record).map_err(csv_err)? {
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            // A trailing blank line parses as one empty cell: skip it, it holds no data.
+            if record.len() == 1 && record[0].is_empty() {
+                continue;
+            }
+            if record.len() != width {
+                return Err(ProvenanceError::parse(
+                    path,
+                    line,
+                    ParseIssue::RaggedRow {
+                        expected: width,
+                        found: record.len(),
+                    },
+                ));
+            }
+            let id = String::from_utf8_lossy(&record[0]).trim().to_string();
+            if id.is_empty() {
+                return Err(ProvenanceError::parse(path, line, ParseIssue::EmptyId));
+            }
+            let mut attrs = Vec::new();
+            for (j, cell) in record.iter().enumerate().skip(1) {
+                match cell {
+                    b"0" => {}
+                    b"1" => attrs.push((j - 1) as u32),
+                    other => {
+                        let trimmed = std::str::from_utf8(other).map(str::trim);
+                        match trimmed {
+                            Ok("0") | Ok("0.0") => {}
+                            Ok("1") | Ok("1.0") => attrs.push((j - 1) as u32),
+                            _ => {
+                                return Err(ProvenanceError::parse(
+                                    path,
+                                    line,
+                                    ParseIssue::BadCell {
+                                        column: attributes[j - 1].clone(),
+                                        value: String::from_utf8_lossy(other).into_owned(),
+                                    },
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(&first_line) = seen.get(&id) {
+                return Err(ProvenanceError::parse(
+                    path,
+                    line,
+                    ParseIssue::DuplicateId { id, first_line },
+                ));
+            }
+            seen.insert(id.clone(), line);
+            records.push(ProcessRecord {
+                id,
+                attributes: attrs,
+            });
+        }
+        if records.is_empty() {
+            return Err(ProvenanceError::parse(path, header_line, ParseIssue::HeaderOnly));
+        }
+        Ok(Context {
+            aspect,
+            attributes,
+            records,
+            source: None,
+        })
+    }
+
+    /// Build ProcessAll from base-aspect contexts as the ADAPT join does: the union of
+    /// process ids (in order of first appearance), every attribute of aspect `k` renamed
+    /// with its `Xk_` prefix, absent cells zero. Placeholder tables are skipped.
+    pub fn join_all(parts: &[&Context]) -> Context {
+        let mut attributes = Vec::new();
+        let mut offsets = Vec::new();
+        let mut kept: Vec<&Context> = parts
+            .iter()
+            .copied()
+            .filter(|c| c.aspect != Aspect::ProcessAll && !c.is_placeholder())
+            .collect();
+        kept.sort_by_key(|c| c.aspect);
+        for c in &kept {
+            offsets.push(attributes.len() as u32);
+            let prefix = c.aspect.all_prefix().unwrap_or("");
+            attributes.extend(c.attributes.iter().map(|a| format!("{prefix}{a}")));
+        }
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut records: Vec<ProcessRecord> = Vec::new();
+        for (c, &off) in kept.iter().zip(&offsets) {
+            for r in &c.records {
+                let row = *index.entry(r.id.clone()).or_insert_with(|| {
+                    records.push(ProcessRecord {
+                        id: r.id.clone(),
+                        attributes: Vec::new(),
+                    });
+                    records.len() - 1
+                });
+                // Aspects are visited in prefix order, so appending keeps indices sorted.
+                records[row].attributes.extend(r.attributes.iter().map(|a| a + off));
+            }
+        }
+        Context {
+            aspect: Aspect::ProcessAll,
+            attributes,
+            records,
+            source: None,
+        }
+    }
+}
