@@ -1,1 +1,155 @@
-//! baselines
+//! # apt-llm-baselines
+//!
+//! The three classical detectors APT-LLM is judged against, behind the same
+//! [`apt_llm_detect::Fit`] / [`apt_llm_detect::Detector`] seam as the autoencoders:
+//!
+//! - [`OneClassSvm`]: linfa-svm's ν-one-class SVM with an RBF kernel (ν = 0.1,
+//!   γ = 1/n_features by default); the score is the signed decision value, flipped so that
+//!   higher means more anomalous. The kernel matrix grows as n², so training rows are
+//!   capped (default 5,000; weighted patterns are expanded proportionally up to the cap)
+//!   and the fitted model reports how many rows it saw.
+//! - [`Dbscan`]: two scores side by side. [`DbscanScore::Transductive`] is the authors'
+//!   (linfa-clustering's DBSCAN run on the rows being scored, noise = 1, else 0);
+//!   [`DbscanScore::CoreDistance`] is fitted on training rows and scores new rows by their
+//!   distance to the nearest core point, which ranks instead of flipping a coin.
+//! - [`IsolationForest`]: Liu, Ting & Zhou (2008), written here because no maintained crate
+//!   takes runtime dimensions and a seed: ψ = 256 sub-samples, 100 trees, height limit
+//!   ⌈log₂ ψ⌉, path lengths with the c(n) correction, score 2^(−E[h]/c(ψ)). Seeded and
+//!   parallel over trees.
+//!
+//! ```
+//! use apt_llm_baselines::IsolationForest;
+//! use apt_llm_detect::{Detector, Fit, TrainSet};
+//! use ndarray::Array2;
+//!
+//! let normal = Array2::from_shape_fn((500, 4), |(i, j)| ((i * 7 + j * 3) % 10) as f32 / 10.0);
+//! let forest = IsolationForest::default().fit(&TrainSet::new(normal.view()))?;
+//! let outlier = Array2::from_elem((1, 4), 5.0f32);
+//! assert!(forest.score(outlier.view())?[0] > forest.score(normal.view())?.mean().unwrap());
+//! # Ok::<(), apt_llm_detect::DetectError>(())
+//! ```
+
+mod dbscan;
+mod iforest;
+mod ocsvm;
+
+pub use dbscan::{Dbscan, DbscanScore, FittedDbscan};
+pub use iforest::{FittedIsolationForest, IsolationForest};
+pub use ocsvm::{FittedOneClassSvm, OneClassSvm};
+
+use apt_llm_detect::{DetectError, Result};
+use std::path::Path;
+
+/// Expand weighted rows into at most `cap` row indices, each row repeated in proportion
+/// to its weight (largest-remainder rounding; every row with positive weight appears at
+/// least once when `cap` allows). Exact repetition when the total weight fits the cap and
+/// weights are integers.
+pub fn expand_weighted(weights: &[f32], cap: usize) -> Vec<usize> {
+    let total: f64 = weights.iter().map(|&w| w as f64).sum();
+    let positive: Vec<usize> = (0..weights.len()).filter(|&i| weights[i] > 0.0).collect();
+    if positive.is_empty() || cap == 0 {
+        return Vec::new();
+    }
+    let budget = (total.round() as usize).min(cap).max(positive.len().min(cap));
+    if positive.len() >= budget {
+        // More distinct rows than the budget: keep the heaviest.
+        let mut p = positive;
+        p.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]).then(a.cmp(&b)));
+        p.truncate(budget);
+        p.sort_unstable();
+        return p;
+    }
+    let scale = budget as f64 / total;
+    let mut counts: Vec<(usize, usize, f64)> = positive
+        .iter()
+        .map(|&i| {
+            let exact = weights[i] as f64 * scale;
+            let base = (exact.floor() as usize).max(1);
+            (i, base, exact - exact.floor())
+        })
+        .collect();
+    let mut used: usize = counts.iter().map(|c| c.1).sum();
+    // Rounding small weights up to one copy can overshoot: take back from the largest.
+    while used > budget {
+        let k = (0..counts.len())
+            .max_by_key(|&k| (counts[k].1, std::cmp::Reverse(k)))
+            .expect("non-empty");
+        if counts[k].1 <= 1 {
+            break;
+        }
+        counts[k].1 -= 1;
+        used -= 1;
+    }
+    // Hand out the remainder by largest fractional part, deterministically.
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by(|&a, &b| counts[b].2.total_cmp(&counts[a].2).then(a.cmp(&b)));
+    let mut k = 0;
+    while used < budget && !order.is_empty() {
+        counts[order[k % order.len()]].1 += 1;
+        used += 1;
+        k += 1;
+    }
+    counts
+        .into_iter()
+        .flat_map(|(i, c, _)| std::iter::repeat_n(i, c))
+        .collect()
+}
+
+pub(crate) fn save_json<T: serde::Serialize>(path: &Path, kind: &str, value: &T) -> Result<()> {
+    let doc = serde_json::json!({ "kind": kind, "model": value });
+    let text = serde_json::to_string(&doc).map_err(|e| DetectError::Persist {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(|e| DetectError::Persist {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn load_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Result<T> {
+    let err = |reason: String| DetectError::Persist {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let found = doc.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    if found != kind {
+        return Err(err(format!("holds a {found:?} model, expected {kind:?}")));
+    }
+    serde_json::from_value(doc["model"].take()).map_err(|e| err(e.to_string()))
+}
+
+/// The `kind` tag of a saved baseline model, to dispatch loading.
+pub fn saved_kind(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| DetectError::Persist {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| DetectError::Persist {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(doc.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_weighted;
+
+    #[test]
+    fn expansion_is_exact_under_the_cap_and_proportional_above() {
+        assert_eq!(expand_weighted(&[2.0, 0.0, 3.0], 100), vec![0, 0, 2, 2, 2]);
+        let e = expand_weighted(&[900.0, 90.0, 10.0], 100);
+        assert_eq!(e.len(), 100);
+        assert_eq!(e.iter().filter(|&&i| i == 0).count(), 90);
+        assert_eq!(e.iter().filter(|&&i| i == 2).count(), 1);
+        assert_eq!(expand_weighted(&[1.0, 5.0, 3.0], 2), vec![1, 2]);
+        let mut w = vec![1.0f32; 50];
+        w[0] = 10_000.0;
+        let e = expand_weighted(&w, 100);
+        assert_eq!(e.len(), 100);
+        assert_eq!(e.iter().filter(|&&i| i == 0).count(), 51);
+    }
+}
