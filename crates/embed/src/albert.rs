@@ -1,0 +1,96 @@
+//! ALBERT (Lan et al. 2020): factorised embeddings (`embedding_size` projected to
+//! `hidden_size` by `encoder.embedding_hidden_mapping_in`) and cross-layer sharing (layer
+//! `i` runs group `i / (layers / groups)`, each group `inner_group_num` blocks), following
+//! `transformers`' `modeling_albert.py`.
+
+use crate::config::EncoderConfig;
+use crate::error::Result;
+use crate::layers::{Block, BlockNames};
+use crate::weights::{Checkpoint, Dense, Norm};
+use burn::tensor::module::embedding;
+use burn::tensor::{Bool, Device, Int, Tensor};
+
+const NAMES: BlockNames<'static> = BlockNames {
+    query: "attention.query",
+    key: "attention.key",
+    value: "attention.value",
+    attn_out: "attention.dense",
+    attn_norm: "attention.LayerNorm",
+    ffn_in: "ffn",
+    ffn_out: "ffn_output",
+    out_norm: "full_layer_layer_norm",
+};
+
+/// An ALBERT encoder.
+#[derive(Debug, Clone)]
+pub struct Albert {
+    word: Tensor<2>,
+    position: Tensor<2>,
+    token_type: Tensor<2>,
+    norm: Norm,
+    mapping: Dense,
+    /// `groups[g][j]`: block j of group g.
+    groups: Vec<Vec<Block>>,
+    layers: usize,
+    pooler: Option<Dense>,
+}
+
+impl Albert {
+    /// Load from a checkpoint.
+    pub fn load(ck: &mut Checkpoint, cfg: &EncoderConfig, device: &Device) -> Result<Albert> {
+        let e = cfg.embedding_size;
+        let h = cfg.hidden_size;
+        let word = ck.matrix("embeddings.word_embeddings.weight", cfg.vocab_size, e, device)?;
+        let position = ck.matrix("embeddings.position_embeddings.weight", cfg.max_positions, e, device)?;
+        let token_type = ck.matrix("embeddings.token_type_embeddings.weight", cfg.type_vocab_size.max(1), e, device)?;
+        let norm = Norm::load(ck, "embeddings.LayerNorm", e, cfg.layer_norm_eps, device)?;
+        let mapping = Dense::load(ck, "encoder.embedding_hidden_mapping_in", e, h, device)?;
+        let mut groups = Vec::new();
+        for g in 0..cfg.hidden_groups {
+            let mut blocks = Vec::new();
+            for j in 0..cfg.inner_group_num {
+                let prefix = format!("encoder.albert_layer_groups.{g}.albert_layers.{j}.");
+                blocks.push(Block::load(ck, &prefix, &NAMES, cfg, device)?);
+            }
+            groups.push(blocks);
+        }
+        let pooler = if ck.contains("pooler.weight") {
+            Some(Dense::load(ck, "pooler", h, h, device)?)
+        } else {
+            None
+        };
+        Ok(Albert {
+            word,
+            position,
+            token_type,
+            norm,
+            mapping,
+            groups,
+            layers: cfg.layers,
+            pooler,
+        })
+    }
+
+    /// Last hidden state `[batch, seq, hidden]`.
+    pub fn forward(&self, ids: Tensor<2, Int>, pad_mask: &Tensor<4, Bool>) -> Tensor<3> {
+        let [b, l] = ids.dims();
+        let e = self.word.dims()[1];
+        let pos = self.position.clone().narrow(0, 0, l).reshape([1, l, e]);
+        let typ = self.token_type.clone().narrow(0, 0, 1).reshape([1, 1, e]);
+        let x = self.norm.forward(embedding(self.word.clone(), ids) + pos + typ);
+        let h = self.mapping.weight.dims()[1];
+        let mut x = self.mapping.forward(x.reshape([b * l, e])).reshape([b, l, h]);
+        let per_group = self.layers / self.groups.len();
+        for i in 0..self.layers {
+            for block in &self.groups[i / per_group] {
+                x = block.forward(x, pad_mask);
+            }
+        }
+        x
+    }
+
+    /// ALBERT's pooler: `tanh(W h_CLS + b)`, when the checkpoint has one.
+    pub fn pool(&self, cls: Tensor<2>) -> Option<Tensor<2>> {
+        self.pooler.as_ref().map(|p| p.forward(cls).tanh())
+    }
+}

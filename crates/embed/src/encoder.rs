@@ -1,0 +1,496 @@
+//! The sentence-encoder seam and its burn implementation.
+
+use crate::albert::Albert;
+use crate::bert::Bert;
+use crate::config::{EncoderConfig, ModelKind, Pooling};
+use crate::distilbert::DistilBert;
+use crate::error::{EmbedError, Result};
+use crate::tokenizer::TextTokenizer;
+use crate::weights::Checkpoint;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What a model is, precisely enough to key a cache and label a result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ModelIdentity {
+    /// Human name (directory or Hub id).
+    pub name: String,
+    pub kind: ModelKind,
+    /// Output dimension.
+    pub dim: usize,
+    pub pooling: Pooling,
+    /// L2-normalised outputs.
+    pub normalize: bool,
+    /// Longest input in tokens.
+    pub max_tokens: usize,
+    /// How over-long inputs are handled.
+    pub long_input: LongInput,
+    /// Hash of the configuration and weights (FNV-1a of config.json and the checkpoint's
+    /// size, head and tail), so a changed checkpoint never reuses cached embeddings.
+    pub fingerprint: String,
+}
+
+impl ModelIdentity {
+    /// A file-name-safe key for caches.
+    pub fn key(&self) -> String {
+        format!(
+            "{}-{:?}-{}-{}-{:?}-{}",
+            self.kind.name().to_ascii_lowercase(),
+            self.pooling,
+            if self.normalize { "l2" } else { "raw" },
+            self.max_tokens,
+            self.long_input,
+            self.fingerprint
+        )
+        .to_ascii_lowercase()
+    }
+}
+
+/// Encodes sentences into dense vectors. Any implementation composes with any detector.
+pub trait SentenceEncoder: Send + Sync {
+    /// What model this is.
+    fn identity(&self) -> &ModelIdentity;
+    /// Output dimension.
+    fn dim(&self) -> usize {
+        self.identity().dim
+    }
+    /// One row per sentence, in input order.
+    fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>>;
+}
+
+/// What to do with sentences longer than the model's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LongInput {
+    /// Keep the first tokens (the paper's behaviour); the cut is counted.
+    #[default]
+    Truncate,
+    /// Split into consecutive windows of the model's length, encode each, and average
+    /// them weighted by their token counts, so a process with thousands of netflow
+    /// attributes is judged by all of them.
+    Windows,
+}
+
+/// Options of a [`TransformerEncoder`]. `None` fields take the model directory's
+/// sentence-transformers settings, else the family default.
+#[derive(Debug, Clone, Default)]
+pub struct EncoderOptions {
+    pub pooling: Option<Pooling>,
+    pub normalize: Option<bool>,
+    /// Cap on tokens per input (at most the model's positions).
+    pub max_tokens: Option<usize>,
+    pub long_input: LongInput,
+    /// Largest number of sentences in one forward pass (default 64).
+    pub batch_size: Option<usize>,
+    /// Relabel the family (e.g. MiniLM for a `bert` checkpoint); guessed from the name.
+    pub kind: Option<ModelKind>,
+    /// Device; CPU (burn flex) when `None`.
+    pub device: Option<Device>,
+}
+
+/// Counters of one encode call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EncodeStats {
+    /// Sentences asked for.
+    pub sentences: usize,
+    /// Distinct sentences actually encoded.
+    pub distinct: usize,
+    /// Real tokens fed to the model (specials included, padding excluded).
+    pub tokens: usize,
+    /// Padding tokens computed alongside.
+    pub padding: usize,
+    /// Sentences longer than the limit.
+    pub truncated: usize,
+    /// Tokens dropped by truncation.
+    pub tokens_cut: usize,
+}
+
+enum Network {
+    Bert(Bert),
+    DistilBert(DistilBert),
+    Albert(Albert),
+}
+
+/// BERT, ALBERT, DistilBERT, RoBERTa or MiniLM, run with burn (CPU: flex; GPU: wgpu with
+/// the `wgpu` feature), loaded from a Hugging Face model directory.
+pub struct TransformerEncoder {
+    identity: ModelIdentity,
+    config: EncoderConfig,
+    network: Network,
+    tokenizer: TextTokenizer,
+    device: Device,
+    batch_size: usize,
+}
+
+impl std::fmt::Debug for TransformerEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransformerEncoder")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default CPU device (burn's flex backend).
+pub fn cpu_device() -> Device {
+    Device::flex()
+}
+
+/// A GPU device through wgpu (needs the `wgpu` feature).
+#[cfg(feature = "wgpu")]
+pub fn gpu_device() -> Device {
+    Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)
+}
+
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+fn fingerprint(config: &Path, weights: &Path) -> Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    h = fnv1a(h, &std::fs::read(config).map_err(|e| EmbedError::io(config, e))?);
+    let mut f = std::fs::File::open(weights).map_err(|e| EmbedError::io(weights, e))?;
+    let len = f.metadata().map_err(|e| EmbedError::io(weights, e))?.len();
+    h = fnv1a(h, &len.to_le_bytes());
+    let mut buf = vec![0u8; 1 << 16];
+    let n = f.read(&mut buf).map_err(|e| EmbedError::io(weights, e))?;
+    h = fnv1a(h, &buf[..n]);
+    if len > buf.len() as u64 {
+        f.seek(SeekFrom::End(-(buf.len() as i64))).map_err(|e| EmbedError::io(weights, e))?;
+        let n = f.read(&mut buf).map_err(|e| EmbedError::io(weights, e))?;
+        h = fnv1a(h, &buf[..n]);
+    }
+    Ok(format!("{h:016x}"))
+}
+
+/// Settings a sentence-transformers directory declares (pooling, normalisation, length).
+fn sentence_transformers_settings(dir: &Path) -> (Option<Pooling>, Option<bool>, Option<usize>) {
+    let read = |p: PathBuf| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+    };
+    let pooling = read(dir.join("1_Pooling/config.json")).and_then(|v| {
+        if v.get("pooling_mode_cls_token").and_then(|b| b.as_bool()) == Some(true) {
+            Some(Pooling::Cls)
+        } else if v.get("pooling_mode_mean_tokens").and_then(|b| b.as_bool()) == Some(true) {
+            Some(Pooling::Mean)
+        } else {
+            None
+        }
+    });
+    let normalize = read(dir.join("modules.json")).map(|v| {
+        v.as_array().is_some_and(|mods| {
+            mods.iter().any(|m| {
+                m.get("type")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(|t| t.ends_with("Normalize"))
+            })
+        })
+    });
+    let max_len = read(dir.join("sentence_bert_config.json"))
+        .and_then(|v| v.get("max_seq_length").and_then(|m| m.as_u64()))
+        .map(|m| m as usize);
+    (pooling, normalize, max_len)
+}
+
+impl TransformerEncoder {
+    /// Load a Hugging Face model directory: `config.json`, `model.safetensors`, and a
+    /// tokenizer (`tokenizer.json`, `vocab.txt` or `vocab.json` + `merges.txt`).
+    ///
+    /// ```no_run
+    /// use apt_llm_embed::{EncoderOptions, SentenceEncoder, TransformerEncoder};
+    /// let enc = TransformerEncoder::from_dir("models/all-MiniLM-L6-v2", EncoderOptions::default())?;
+    /// let v = enc.encode(&["The process has event read from a file."])?;
+    /// assert_eq!(v.dim(), (1, 384));
+    /// # Ok::<(), apt_llm_embed::EmbedError>(())
+    /// ```
+    pub fn from_dir(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<TransformerEncoder> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(EmbedError::ModelNotFound {
+                name: dir.display().to_string(),
+                reason: "not a directory".into(),
+            });
+        }
+        let config_path = dir.join("config.json");
+        if !config_path.is_file() {
+            return Err(EmbedError::MissingFile {
+                dir: dir.to_path_buf(),
+                what: "config.json".into(),
+            });
+        }
+        let mut config = EncoderConfig::from_file(&config_path)?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            let what = if dir.join("pytorch_model.bin").is_file() {
+                "model.safetensors (only pytorch_model.bin is present: convert it with \
+                 `python -c \"import torch, safetensors.torch as st; \
+                 st.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')\"`)"
+            } else {
+                "model.safetensors"
+            };
+            return Err(EmbedError::MissingFile {
+                dir: dir.to_path_buf(),
+                what: what.into(),
+            });
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        let kind = options.kind.unwrap_or_else(|| {
+            if config.kind == ModelKind::Bert && name.to_ascii_lowercase().contains("minilm") {
+                ModelKind::MiniLm
+            } else {
+                config.kind
+            }
+        });
+        let device = options.device.clone().unwrap_or_else(cpu_device);
+        let prefixes = vec!["bert.", "roberta.", "albert.", "distilbert.", "model.", "transformer."];
+        let mut ck = Checkpoint::from_safetensors(&weights, prefixes)?;
+        let network = match config.kind {
+            ModelKind::Bert | ModelKind::MiniLm | ModelKind::Roberta => Network::Bert(Bert::load(&mut ck, &config, &device)?),
+            ModelKind::DistilBert => Network::DistilBert(DistilBert::load(&mut ck, &config, &device)?),
+            ModelKind::Albert => Network::Albert(Albert::load(&mut ck, &config, &device)?),
+        };
+        let tokenizer = TextTokenizer::from_dir(dir, config.kind)?;
+        let (st_pool, st_norm, st_len) = sentence_transformers_settings(dir);
+        let max_tokens = options
+            .max_tokens
+            .or(st_len)
+            .unwrap_or(config.max_tokens())
+            .min(config.max_tokens());
+        if max_tokens < 3 {
+            return Err(EmbedError::InvalidOption {
+                name: "max_tokens",
+                reason: format!("{max_tokens} leaves no room for content between special tokens"),
+            });
+        }
+        let identity = ModelIdentity {
+            name,
+            kind,
+            dim: config.hidden_size,
+            pooling: options.pooling.or(st_pool).unwrap_or(kind.default_pooling()),
+            normalize: options.normalize.or(st_norm).unwrap_or(false),
+            max_tokens,
+            long_input: options.long_input,
+            fingerprint: fingerprint(&config_path, &weights)?,
+        };
+        config.kind = match config.kind {
+            ModelKind::Bert => kind,
+            k => k,
+        };
+        let batch_size = options.batch_size.unwrap_or(64);
+        if batch_size == 0 {
+            return Err(EmbedError::InvalidOption {
+                name: "batch_size",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(TransformerEncoder {
+            identity,
+            config,
+            network,
+            tokenizer,
+            device,
+            batch_size,
+        })
+    }
+
+    /// The architecture read from `config.json`.
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// The tokenizer.
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Token ids of sentences (special tokens included, not truncated).
+    pub fn tokenize(&self, sentences: &[&str]) -> Result<Vec<Vec<u32>>> {
+        self.tokenizer.encode(sentences)
+    }
+
+    fn tensors(&self, batch: &[&[u32]]) -> (Tensor<2, Int>, Tensor<4, Bool>, Tensor<3>, usize) {
+        let b = batch.len();
+        let l = batch.iter().map(|s| s.len()).max().unwrap_or(1);
+        let pad = self.config.pad_token_id as i64;
+        let mut ids = vec![pad; b * l];
+        let mut pad_mask = vec![true; b * l];
+        let mut keep = vec![0f32; b * l];
+        for (i, s) in batch.iter().enumerate() {
+            for (j, &t) in s.iter().enumerate() {
+                ids[i * l + j] = t as i64;
+                pad_mask[i * l + j] = false;
+                keep[i * l + j] = 1.0;
+            }
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, l]), &self.device);
+        let mask = Tensor::<4, Bool>::from_data(TensorData::new(pad_mask, [b, 1, 1, l]), &self.device);
+        let keep = Tensor::<3>::from_data(TensorData::new(keep, [b, l, 1]), &self.device);
+        (ids, mask, keep, l)
+    }
+
+    fn forward(&self, ids: Tensor<2, Int>, mask: &Tensor<4, Bool>) -> Tensor<3> {
+        match &self.network {
+            Network::Bert(m) => m.forward(ids, mask),
+            Network::DistilBert(m) => m.forward(ids, mask),
+            Network::Albert(m) => m.forward(ids, mask),
+        }
+    }
+
+    /// Last hidden states of one tokenised input `[tokens, hidden]`, and the pooler output
+    /// where the checkpoint has a pooler (BERT, ALBERT). For parity tests and inspection.
+    pub fn hidden_states(&self, ids: &[u32]) -> Result<(Array2<f32>, Option<Vec<f32>>)> {
+        let (t, mask, _, l) = self.tensors(&[ids]);
+        let h = self.forward(t, &mask);
+        let dim = self.config.hidden_size;
+        let cls = h.clone().narrow(1, 0, 1).reshape([1, dim]);
+        let pooled = match &self.network {
+            Network::Bert(m) => m.pool(cls),
+            Network::Albert(m) => m.pool(cls),
+            Network::DistilBert(_) => None,
+        };
+        let hv = to_vec(h.reshape([l, dim]));
+        let hidden = Array2::from_shape_vec((l, dim), hv).expect("shape matches");
+        Ok((hidden, pooled.map(to_vec)))
+    }
+
+    /// Pooled vectors of already tokenised inputs, each at most `max_tokens` long.
+    fn pool_batch(&self, batch: &[&[u32]]) -> Vec<f32> {
+        let (ids, mask, keep, _) = self.tensors(batch);
+        let b = batch.len();
+        let dim = self.config.hidden_size;
+        let h = self.forward(ids, &mask);
+        let pooled = match self.identity.pooling {
+            Pooling::Cls => h.narrow(1, 0, 1).reshape([b, dim]),
+            Pooling::Mean => {
+                let sum = (h * keep.clone()).sum_dim(1);
+                let count = keep.sum_dim(1);
+                (sum / count).reshape([b, dim])
+            }
+        };
+        to_vec(pooled)
+    }
+
+    /// Encode with counters. Duplicate sentences are encoded once; inputs are sorted by
+    /// length and batched so little padding is computed.
+    pub fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        let dim = self.config.hidden_size;
+        let mut stats = EncodeStats {
+            sentences: sentences.len(),
+            ..Default::default()
+        };
+        if let Some(index) = sentences.iter().position(|s| s.trim().is_empty()) {
+            return Err(EmbedError::EmptySentence { index });
+        }
+        // Distinct sentences.
+        let mut slot: HashMap<&str, usize> = HashMap::new();
+        let mut distinct: Vec<&str> = Vec::new();
+        let row_of: Vec<usize> = sentences
+            .iter()
+            .map(|s| {
+                *slot.entry(s).or_insert_with(|| {
+                    distinct.push(s);
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        stats.distinct = distinct.len();
+        let tokenized = self.tokenizer.encode(&distinct)?;
+        // Pieces: (sentence, window weight, ids).
+        let max = self.identity.max_tokens;
+        let mut pieces: Vec<(usize, f32, Vec<u32>)> = Vec::new();
+        for (i, ids) in tokenized.into_iter().enumerate() {
+            if ids.len() <= max {
+                pieces.push((i, ids.len() as f32, ids));
+                continue;
+            }
+            stats.truncated += 1;
+            let (first, last) = (ids[0], *ids.last().expect("non-empty"));
+            let content = &ids[1..ids.len() - 1];
+            match self.identity.long_input {
+                LongInput::Truncate => {
+                    stats.tokens_cut += ids.len() - max;
+                    let mut cut = Vec::with_capacity(max);
+                    cut.push(first);
+                    cut.extend_from_slice(&content[..max - 2]);
+                    cut.push(last);
+                    pieces.push((i, max as f32, cut));
+                }
+                LongInput::Windows => {
+                    for chunk in content.chunks(max - 2) {
+                        let mut w = Vec::with_capacity(chunk.len() + 2);
+                        w.push(first);
+                        w.extend_from_slice(chunk);
+                        w.push(last);
+                        pieces.push((i, w.len() as f32, w));
+                    }
+                }
+            }
+        }
+        // Longest first, batches of similar length.
+        let mut order: Vec<usize> = (0..pieces.len()).collect();
+        order.sort_by_key(|&p| std::cmp::Reverse(pieces[p].2.len()));
+        let mut acc = vec![0f32; distinct.len() * dim];
+        let mut weight = vec![0f32; distinct.len()];
+        for chunk in order.chunks(self.batch_size) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|&p| pieces[p].2.as_slice()).collect();
+            let longest = batch.iter().map(|b| b.len()).max().unwrap_or(0);
+            for b in &batch {
+                stats.tokens += b.len();
+                stats.padding += longest - b.len();
+            }
+            let out = self.pool_batch(&batch);
+            for (k, &p) in chunk.iter().enumerate() {
+                let (s, w, _) = &pieces[p];
+                let w = match self.identity.pooling {
+                    Pooling::Mean => *w,
+                    Pooling::Cls => 1.0,
+                };
+                weight[*s] += w;
+                for d in 0..dim {
+                    acc[s * dim + d] += w * out[k * dim + d];
+                }
+            }
+        }
+        for (s, w) in weight.iter().enumerate() {
+            let row = &mut acc[s * dim..(s + 1) * dim];
+            row.iter_mut().for_each(|v| *v /= w);
+            if self.identity.normalize {
+                let n = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                row.iter_mut().for_each(|v| *v /= n);
+            }
+        }
+        let mut out = Array2::<f32>::zeros((sentences.len(), dim));
+        for (r, &d) in row_of.iter().enumerate() {
+            out.row_mut(r)
+                .as_slice_mut()
+                .expect("contiguous")
+                .copy_from_slice(&acc[d * dim..(d + 1) * dim]);
+        }
+        Ok((out, stats))
+    }
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .try_into_vec::<f32>()
+        .expect("float tensors hold f32")
+}
+
+impl SentenceEncoder for TransformerEncoder {
+    fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+    fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
+        Ok(self.encode_with_stats(sentences)?.0)
+    }
+}

@@ -1,0 +1,69 @@
+//! Errors of model loading and encoding.
+
+use std::path::PathBuf;
+
+/// Result alias.
+pub type Result<T, E = EmbedError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong between a model directory and an embedding.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A required file is absent from the model directory.
+    #[error("{}: missing {what}", dir.display())]
+    MissingFile { dir: PathBuf, what: String },
+    /// `config.json` is malformed or lacks a field.
+    #[error("{}: {reason}", path.display())]
+    Config { path: PathBuf, reason: String },
+    /// `model_type` names an architecture this crate does not implement.
+    #[error("{}: unknown model_type {model_type:?} (supported: bert, roberta, distilbert, albert; MiniLM checkpoints are bert)", path.display())]
+    UnknownModelType { path: PathBuf, model_type: String },
+    /// A weight is absent from the checkpoint.
+    #[error("{}: missing weight {name:?} (looked for {tried:?})", path.display())]
+    MissingWeight {
+        path: PathBuf,
+        name: String,
+        tried: Vec<String>,
+    },
+    /// A weight's shape disagrees with the config.
+    #[error("{}: weight {name:?} has shape {found:?}, config implies {expected:?}", path.display())]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    /// The checkpoint could not be parsed.
+    #[error("{}: {reason}", path.display())]
+    Checkpoint { path: PathBuf, reason: String },
+    /// The tokenizer could not be loaded or failed on a sentence.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// An empty sentence was given (it has no content to embed).
+    #[error("sentence {index} is empty")]
+    EmptySentence { index: usize },
+    /// The model could not be found or fetched.
+    #[error("model {name:?} not found: {reason}")]
+    ModelNotFound { name: String, reason: String },
+    /// The embedding cache file is corrupt.
+    #[error("{}: corrupt cache: {reason}", path.display())]
+    Cache { path: PathBuf, reason: String },
+    /// Invalid option.
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption { name: &'static str, reason: String },
+}
+
+impl EmbedError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EmbedError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

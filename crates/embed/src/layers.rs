@@ -1,0 +1,81 @@
+//! The post-LayerNorm transformer block shared by BERT, RoBERTa, MiniLM, DistilBERT and
+//! ALBERT (they differ in names, embeddings and weight sharing, not in the block).
+
+use crate::config::{Activation, EncoderConfig};
+use crate::error::Result;
+use crate::weights::{Checkpoint, Dense, Norm};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Tensor, activation};
+
+/// Checkpoint names of one block, per family.
+pub struct BlockNames<'a> {
+    pub query: &'a str,
+    pub key: &'a str,
+    pub value: &'a str,
+    pub attn_out: &'a str,
+    pub attn_norm: &'a str,
+    pub ffn_in: &'a str,
+    pub ffn_out: &'a str,
+    pub out_norm: &'a str,
+}
+
+/// One encoder block: self-attention, residual, LayerNorm, feed-forward, residual,
+/// LayerNorm.
+#[derive(Debug, Clone)]
+pub struct Block {
+    query: Dense,
+    key: Dense,
+    value: Dense,
+    attn_out: Dense,
+    attn_norm: Norm,
+    ffn_in: Dense,
+    ffn_out: Dense,
+    out_norm: Norm,
+    heads: usize,
+    activation: Activation,
+}
+
+impl Block {
+    /// Load a block whose tensors sit under `prefix` with the given names.
+    pub fn load(ck: &mut Checkpoint, prefix: &str, n: &BlockNames<'_>, cfg: &EncoderConfig, device: &Device) -> Result<Block> {
+        let h = cfg.hidden_size;
+        let i = cfg.intermediate_size;
+        let p = |s: &str| format!("{prefix}{s}");
+        Ok(Block {
+            query: Dense::load(ck, &p(n.query), h, h, device)?,
+            key: Dense::load(ck, &p(n.key), h, h, device)?,
+            value: Dense::load(ck, &p(n.value), h, h, device)?,
+            attn_out: Dense::load(ck, &p(n.attn_out), h, h, device)?,
+            attn_norm: Norm::load(ck, &p(n.attn_norm), h, cfg.layer_norm_eps, device)?,
+            ffn_in: Dense::load(ck, &p(n.ffn_in), h, i, device)?,
+            ffn_out: Dense::load(ck, &p(n.ffn_out), i, h, device)?,
+            out_norm: Norm::load(ck, &p(n.out_norm), h, cfg.layer_norm_eps, device)?,
+            heads: cfg.heads,
+            activation: cfg.activation,
+        })
+    }
+
+    /// `x`: `[batch, seq, hidden]`; `pad_mask`: `[batch, 1, 1, seq]`, true on padding.
+    pub fn forward(&self, x: Tensor<3>, pad_mask: &Tensor<4, Bool>) -> Tensor<3> {
+        let [b, l, h] = x.dims();
+        let dh = h / self.heads;
+        let flat = x.reshape([b * l, h]);
+        let split = |t: Tensor<2>| t.reshape([b, l, self.heads, dh]).swap_dims(1, 2);
+        let q = split(self.query.forward(flat.clone()));
+        let k = split(self.key.forward(flat.clone()));
+        let v = split(self.value.forward(flat.clone()));
+        let ctx = attention(q, k, v, Some(pad_mask.clone()), None, AttentionModuleOptions::default());
+        let ctx = ctx.swap_dims(1, 2).reshape([b * l, h]);
+        let attn = self.attn_norm.forward(self.attn_out.forward(ctx) + flat);
+        let inner = self.ffn_in.forward(attn.clone());
+        let inner = match self.activation {
+            Activation::Gelu => activation::gelu(inner),
+            Activation::GeluTanh => activation::gelu_approximate(inner),
+            Activation::Relu => activation::relu(inner),
+            Activation::Silu => activation::silu(inner),
+        };
+        let out = self.out_norm.forward(self.ffn_out.forward(inner) + attn);
+        out.reshape([b, l, h])
+    }
+}
