@@ -494,3 +494,21 @@ impl SentenceEncoder for TransformerEncoder {
         Ok(self.encode_with_stats(sentences)?.0)
     }
 }
+
+impl<T: SentenceEncoder + ?Sized> SentenceEncoder for Box<T> {
+    fn identity(&self) -> &ModelIdentity {
+        (**self).identity()
+    }
+    fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
+        (**self).encode(sentences)
+    }
+}
+
+impl<T: SentenceEncoder + ?Sized> SentenceEncoder for std::sync::Arc<T> {
+    fn identity(&self) -> &ModelIdentity {
+        (**self).identity()
+    }
+    fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
+        (**self).encode(sentences)
+    }
+}

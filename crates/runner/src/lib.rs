@@ -1,1 +1,37 @@
-//! runner
+//! # apt-llm-runner
+//!
+//! The APT-LLM evaluation: for each context, every encoder × detector combination
+//! (autoencoders with and without attention, and the baselines), the best combination
+//! picked two ways (the paper's, which looks at the test labels, and an honest
+//! leave-one-context-out pick), and the paper's figures.
+//!
+//! ```no_run
+//! use apt_llm_runner::{ExperimentConfig, run, write_outputs};
+//! let report = run(&ExperimentConfig::default())?; // bundled synthetic data, MiniLM
+//! write_outputs(&report, "out".as_ref(), "example", None)?;
+//! # Ok::<(), apt_llm_runner::RunnerError>(())
+//! ```
+
+mod experiment;
+mod explain;
+mod figures;
+mod grid;
+mod report;
+pub mod tsne;
+
+pub use experiment::{
+    ContextOutcome, DataSource, EncoderSpec, ExperimentConfig, ExperimentReport, Explanation, Pipeline, Result,
+    ResultRow, RunnerError, ScoredCombination, roc_of, run,
+};
+pub use explain::leave_one_out;
+pub use figures::write_figures;
+pub use grid::{AttentionMode, DetectorChoice};
+pub use report::{Selection, selections, write_markdown, write_tables};
+
+/// Write tables, figures and `report.md` into `dir`.
+pub fn write_outputs(report: &ExperimentReport, dir: &std::path::Path, command: &str, focus: Option<&str>) -> Result<Vec<String>> {
+    write_tables(report, dir)?;
+    let figures = write_figures(report, dir, focus)?;
+    write_markdown(report, dir, command, &figures)?;
+    Ok(figures)
+}

@@ -1,0 +1,124 @@
+//! The grid: which encoders and detectors to combine.
+
+use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig};
+use apt_llm_baselines::{Dbscan, IsolationForest, OneClassSvm};
+use apt_llm_detect::DetectorSpec;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A detector of the grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum DetectorChoice {
+    Ae,
+    Vae,
+    Dae,
+    OcSvm,
+    /// The authors' transductive DBSCAN (noise = 1).
+    Dbscan,
+    /// DBSCAN fitted on training rows, distance to the nearest core point.
+    DbscanCore,
+    IForest,
+}
+
+impl DetectorChoice {
+    /// Every detector.
+    pub const ALL: [DetectorChoice; 7] = [
+        DetectorChoice::Ae,
+        DetectorChoice::Vae,
+        DetectorChoice::Dae,
+        DetectorChoice::OcSvm,
+        DetectorChoice::Dbscan,
+        DetectorChoice::DbscanCore,
+        DetectorChoice::IForest,
+    ];
+    /// The paper's grid: three autoencoders, three baselines.
+    pub const PAPER: [DetectorChoice; 6] = [
+        DetectorChoice::Ae,
+        DetectorChoice::Vae,
+        DetectorChoice::Dae,
+        DetectorChoice::OcSvm,
+        DetectorChoice::Dbscan,
+        DetectorChoice::IForest,
+    ];
+    /// True for AE, VAE and DAE (the APT-LLM detectors).
+    pub fn is_autoencoder(self) -> bool {
+        matches!(self, DetectorChoice::Ae | DetectorChoice::Vae | DetectorChoice::Dae)
+    }
+    /// Name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorChoice::Ae => "AE",
+            DetectorChoice::Vae => "VAE",
+            DetectorChoice::Dae => "DAE",
+            DetectorChoice::OcSvm => "OC-SVM",
+            DetectorChoice::Dbscan => "DBSCAN",
+            DetectorChoice::DbscanCore => "DBSCAN-core",
+            DetectorChoice::IForest => "IForest",
+        }
+    }
+    /// The configured detector.
+    pub fn spec(self, attention: bool, seed: u64, epochs: usize) -> Box<dyn DetectorSpec> {
+        let ae = |c: AutoencoderConfig| -> Box<dyn DetectorSpec> {
+            Box::new(Autoencoder::new(c.with_attention(attention).with_seed(seed).with_epochs(epochs)))
+        };
+        match self {
+            DetectorChoice::Ae => ae(AutoencoderConfig::ae()),
+            DetectorChoice::Vae => ae(AutoencoderConfig::vae()),
+            DetectorChoice::Dae => ae(AutoencoderConfig::dae()),
+            DetectorChoice::OcSvm => Box::new(OneClassSvm::default()),
+            DetectorChoice::Dbscan => Box::new(Dbscan::transductive()),
+            DetectorChoice::DbscanCore => Box::new(Dbscan::default()),
+            DetectorChoice::IForest => Box::new(IsolationForest { seed, ..Default::default() }),
+        }
+    }
+}
+
+impl fmt::Display for DetectorChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for DetectorChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let k = s.to_ascii_lowercase().replace(['-', '_'], "");
+        DetectorChoice::ALL
+            .into_iter()
+            .find(|d| d.name().to_ascii_lowercase().replace('-', "") == k || (k == "svm" && *d == DetectorChoice::OcSvm) || (k == "if" && *d == DetectorChoice::IForest))
+            .ok_or_else(|| format!("unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest)"))
+    }
+}
+
+/// Which attention settings the autoencoders run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttentionMode {
+    On,
+    Off,
+    Both,
+}
+
+impl AttentionMode {
+    /// The settings to try.
+    pub fn settings(self) -> &'static [bool] {
+        match self {
+            AttentionMode::On => &[true],
+            AttentionMode::Off => &[false],
+            AttentionMode::Both => &[false, true],
+        }
+    }
+}
+
+impl FromStr for AttentionMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" => Ok(AttentionMode::On),
+            "off" => Ok(AttentionMode::Off),
+            "both" => Ok(AttentionMode::Both),
+            _ => Err(format!("--attention takes on, off or both, not {s:?}")),
+        }
+    }
+}
