@@ -6,7 +6,7 @@
 //! - [`OneClassSvm`]: linfa-svm's ν-one-class SVM with an RBF kernel (ν = 0.1,
 //!   γ = 1/n_features by default); the score is the signed decision value, flipped so that
 //!   higher means more anomalous. The kernel matrix grows as n², so training rows are
-//!   capped (default 5,000; weighted patterns are expanded proportionally up to the cap)
+//!   capped (default 2,000; weighted patterns are expanded proportionally up to the cap)
 //!   and the fitted model reports how many rows it saw.
 //! - [`Dbscan`]: two scores side by side. [`DbscanScore::Transductive`] is the authors'
 //!   (linfa-clustering's DBSCAN run on the rows being scored, noise = 1, else 0);

@@ -19,7 +19,7 @@ pub struct OneClassSvm {
     pub nu: f64,
     /// Kernel width; `None` = 1/n_features (the authors' choice).
     pub gamma: Option<f64>,
-    /// At most this many training rows; above it, weighted rows are expanded
+    /// At most this many training rows (default 2,000); above it, weighted rows are expanded
     /// proportionally to this budget (the kernel matrix is dense: n² × 8 bytes).
     pub max_train_rows: usize,
 }
@@ -29,7 +29,7 @@ impl Default for OneClassSvm {
         OneClassSvm {
             nu: 0.1,
             gamma: None,
-            max_train_rows: 5_000,
+            max_train_rows: 2_000,
         }
     }
 }

@@ -19,6 +19,9 @@ pub struct EvaluateArgs {
     /// ADAPT data root (default: $APT_LLM_DATA, else the bundled synthetic contexts).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Use the bundled synthetic contexts even if APT_LLM_DATA is set.
+    #[arg(long, conflicts_with = "data")]
+    synthetic: bool,
     /// Output directory.
     #[arg(long, default_value = "apt-llm-results")]
     out: PathBuf,
@@ -60,13 +63,14 @@ pub struct EvaluateArgs {
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
-    let data = match a.data.or_else(default_data_root) {
-        Some(root) => {
-            eprintln!("data: {} ", root.display());
+    let env_root = std::env::var_os(apt_llm::provenance::DATA_ENV).map(PathBuf::from);
+    let data = match (a.synthetic, a.data.or(env_root)) {
+        (false, Some(root)) => {
+            eprintln!("data: {}", root.display());
             DataSource::Root(root)
         }
-        None => {
-            eprintln!("data: no --data and no APT_LLM_DATA: running on the bundled synthetic contexts");
+        _ => {
+            eprintln!("data: the bundled synthetic contexts (pass --data DIR or set APT_LLM_DATA for real ADAPT data)");
             DataSource::bundled()
         }
     };

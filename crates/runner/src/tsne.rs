@@ -64,7 +64,8 @@ pub fn tsne(x: &Array2<f32>, perplexity: f64, iterations: usize, seed: u64) -> V
     let normal = Normal::new(0.0, 1e-4).expect("valid normal");
     let mut y: Vec<[f64; 2]> = (0..n).map(|_| [normal.sample(&mut rng), normal.sample(&mut rng)]).collect();
     let mut vel = vec![[0f64; 2]; n];
-    let lr = 200.0;
+    // scikit-learn's "auto" learning rate: n / early exaggeration / 4, at least 50.
+    let lr = (n as f64 / 12.0 / 4.0).max(50.0);
     let mut q = vec![0f64; n * n];
     for it in 0..iterations {
         let exaggeration = if it < 250 { 12.0 } else { 1.0 };
