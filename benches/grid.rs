@@ -2,14 +2,23 @@
 //! DAE (± attention), OC-SVM, DBSCAN, IForest → metrics.
 
 use apt_llm::provenance::SyntheticConfig;
-use apt_llm::runner::{AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, run};
+use apt_llm::runner::{
+    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, run,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
-    let Some(models) = apt_llm_testkit::model_fixtures() else { return };
-    let encoder = std::env::var("APT_LLM_BENCH_ENCODER").unwrap_or_else(|_| models.join("tiny-bert").display().to_string());
+    let Some(models) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
+    let encoder = std::env::var("APT_LLM_BENCH_ENCODER")
+        .unwrap_or_else(|_| models.join("tiny-bert").display().to_string());
     let cfg = ExperimentConfig {
-        data: DataSource::Synthetic(vec![SyntheticConfig { processes: 20_000, seed: 5, ..Default::default() }]),
+        data: DataSource::Synthetic(vec![SyntheticConfig {
+            processes: 20_000,
+            seed: 5,
+            ..Default::default()
+        }]),
         encoders: vec![EncoderSpec(encoder)],
         detectors: DetectorChoice::PAPER.to_vec(),
         attention: AttentionMode::Both,
@@ -18,7 +27,9 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("grid");
     g.sample_size(10);
-    g.bench_function("paper_grid_synthetic_20000", |b| b.iter(|| run(&cfg).unwrap()));
+    g.bench_function("paper_grid_synthetic_20000", |b| {
+        b.iter(|| run(&cfg).unwrap())
+    });
     g.finish();
 }
 

@@ -40,34 +40,59 @@ impl Detector for FittedNearestNeighbour {
         check_rows(x, self.input_dim())?;
         Ok(x.rows()
             .into_iter()
-            .map(|r| self.0.rows().into_iter().map(|t| (&t - &r).mapv(|v| v * v).sum()).fold(f32::INFINITY, f32::min))
+            .map(|r| {
+                self.0
+                    .rows()
+                    .into_iter()
+                    .map(|t| (&t - &r).mapv(|v| v * v).sum())
+                    .fold(f32::INFINITY, f32::min)
+            })
             .collect())
     }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ctx = SyntheticConfig { processes: 3_000, ..Default::default() }.generate()?;
+    let ctx = SyntheticConfig {
+        processes: 3_000,
+        ..Default::default()
+    }
+    .generate()?;
     let patterns = Patterns::from_context(&ctx.context);
     let text = Textualizer::new(Template::paper(), &ctx.context);
-    let sentences: Vec<String> = patterns.patterns.iter().map(|p| text.sentence_of(&p.attributes, None)).collect();
-    let encoder = TransformerEncoder::from_dir(resolve_model("minilm")?, EncoderOptions::default())?;
+    let sentences: Vec<String> = patterns
+        .patterns
+        .iter()
+        .map(|p| text.sentence_of(&p.attributes, None))
+        .collect();
+    let encoder =
+        TransformerEncoder::from_dir(resolve_model("minilm")?, EncoderOptions::default())?;
     let x = encoder.encode(&sentences.iter().map(String::as_str).collect::<Vec<_>>())?;
     let split = SplitConfig::default().split(&ctx.labels.flags)?;
     let (train, w): (Vec<usize>, Vec<f32>) = patterns.weighted(&split.train).into_iter().unzip();
-    let test: Vec<usize> = split.test.iter().map(|&r| patterns.row_pattern[r]).collect();
+    let test: Vec<usize> = split
+        .test
+        .iter()
+        .map(|&r| patterns.row_pattern[r])
+        .collect();
     let labels: Vec<bool> = split.test.iter().map(|&r| ctx.labels.flags[r]).collect();
     let tx = x.select(Axis(0), &train);
     let w = Array1::from(w);
     // Any `Fit` is a `DetectorSpec`: the grid holds yours beside the built-in ones.
     let grid: Vec<Box<dyn apt_llm::detect::DetectorSpec>> = vec![
         Box::new(NearestNeighbour),
-        Box::new(apt_llm::autoencoders::Autoencoder::new(apt_llm::autoencoders::AutoencoderConfig::ae())),
+        Box::new(apt_llm::autoencoders::Autoencoder::new(
+            apt_llm::autoencoders::AutoencoderConfig::ae(),
+        )),
         Box::new(apt_llm::baselines::IsolationForest::default()),
     ];
     for spec in grid {
         let model = spec.fit_boxed(&TrainSet::new(tx.view()).with_weights(w.view()))?;
         let s = model.score(x.select(Axis(0), &test).view())?;
-        println!("{:<8} ROC-AUC {:.3}", spec.name(), roc_auc_weighted(s.as_slice().unwrap_or_default(), &labels, None)?);
+        println!(
+            "{:<8} ROC-AUC {:.3}",
+            spec.name(),
+            roc_auc_weighted(s.as_slice().unwrap_or_default(), &labels, None)?
+        );
     }
     Ok(())
 }

@@ -14,7 +14,10 @@ fn patterns(dim: usize) -> (Array2<f32>, Array1<f32>, Array2<f32>) {
     // Zipf-like counts summing to 30,000, as provenance patterns repeat.
     let raw: Vec<f64> = (1..=200).map(|r| 1.0 / r as f64).collect();
     let s: f64 = raw.iter().sum();
-    let mut counts: Vec<usize> = raw.iter().map(|w| ((w / s) * 30_000.0).floor().max(1.0) as usize).collect();
+    let mut counts: Vec<usize> = raw
+        .iter()
+        .map(|w| ((w / s) * 30_000.0).floor().max(1.0) as usize)
+        .collect();
     let short = 30_000 - counts.iter().sum::<usize>();
     counts[0] += short;
     let mut full = Array2::zeros((30_000, dim));
@@ -33,16 +36,36 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for dim in [384usize, 768] {
         let (distinct, counts, full) = patterns(dim);
-        for (name, cfg) in [("ae", AutoencoderConfig::ae()), ("vae", AutoencoderConfig::vae()), ("dae", AutoencoderConfig::dae())] {
+        for (name, cfg) in [
+            ("ae", AutoencoderConfig::ae()),
+            ("vae", AutoencoderConfig::vae()),
+            ("dae", AutoencoderConfig::dae()),
+        ] {
             for attention in [false, true] {
-                let cfg = AutoencoderConfig { epochs: 50, batch_size: 256, patience: 0, ..cfg.clone().with_attention(attention) };
+                let cfg = AutoencoderConfig {
+                    epochs: 50,
+                    batch_size: 256,
+                    patience: 0,
+                    ..cfg.clone().with_attention(attention)
+                };
                 let tag = format!("{name}{}_{dim}", if attention { "_attn" } else { "" });
                 g.bench_function(format!("{tag}_200_weighted_patterns"), |b| {
-                    b.iter(|| Autoencoder::new(cfg.clone()).fit(&TrainSet::new(distinct.view()).with_weights(counts.view())).unwrap())
+                    b.iter(|| {
+                        Autoencoder::new(cfg.clone())
+                            .fit(&TrainSet::new(distinct.view()).with_weights(counts.view()))
+                            .unwrap()
+                    })
                 });
                 if name == "ae" {
                     g.bench_function(format!("{tag}_30000_rows"), |b| {
-                        b.iter(|| Autoencoder::new(AutoencoderConfig { min_steps: 0, ..cfg.clone() }).fit(&TrainSet::new(full.view())).unwrap())
+                        b.iter(|| {
+                            Autoencoder::new(AutoencoderConfig {
+                                min_steps: 0,
+                                ..cfg.clone()
+                            })
+                            .fit(&TrainSet::new(full.view()))
+                            .unwrap()
+                        })
                     });
                 }
             }

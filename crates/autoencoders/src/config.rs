@@ -161,13 +161,22 @@ impl AutoencoderConfig {
     }
     /// Name used in tables: `AE`, `VAE+attn`, ...
     pub fn name(&self) -> String {
-        format!("{}{}", self.variant.name(), if self.attention { "+attn" } else { "" })
+        format!(
+            "{}{}",
+            self.variant.name(),
+            if self.attention { "+attn" } else { "" }
+        )
     }
 
     /// Check every field; called by `fit` before any work.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name: &'static str, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if self.latent == 0 || self.encoder_widths.contains(&0) || self.bottleneck_widths.contains(&0) {
+        let bad = |name: &'static str, reason: String| {
+            Err(DetectError::InvalidParameter { name, reason })
+        };
+        if self.latent == 0
+            || self.encoder_widths.contains(&0)
+            || self.bottleneck_widths.contains(&0)
+        {
             return bad("widths", "every layer width must be positive".into());
         }
         if self.attention {
@@ -175,18 +184,31 @@ impl AutoencoderConfig {
             if w == 0 || self.attention_tokens == 0 || w % self.attention_tokens != 0 {
                 return bad(
                     "attention_tokens",
-                    format!("the last encoder width ({w}) must be a positive multiple of {} tokens", self.attention_tokens),
+                    format!(
+                        "the last encoder width ({w}) must be a positive multiple of {} tokens",
+                        self.attention_tokens
+                    ),
                 );
             }
-            if self.attention_heads == 0 || self.attention_dim % self.attention_heads != 0 {
-                return bad("attention_heads", format!("{} does not divide attention_dim {}", self.attention_heads, self.attention_dim));
+            if self.attention_heads == 0 || !self.attention_dim.is_multiple_of(self.attention_heads)
+            {
+                return bad(
+                    "attention_heads",
+                    format!(
+                        "{} does not divide attention_dim {}",
+                        self.attention_heads, self.attention_dim
+                    ),
+                );
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("dropout", format!("{} is not in [0, 1)", self.dropout));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning_rate", format!("{} is not a positive number", self.learning_rate));
+            return bad(
+                "learning_rate",
+                format!("{} is not a positive number", self.learning_rate),
+            );
         }
         if self.batch_size == 0 {
             return bad("batch_size", "must be positive".into());
@@ -195,14 +217,24 @@ impl AutoencoderConfig {
             return bad("epochs", "must be positive".into());
         }
         if !(0.0..=100.0).contains(&self.threshold_percentile) {
-            return bad("threshold_percentile", format!("{} is not in 0..=100", self.threshold_percentile));
+            return bad(
+                "threshold_percentile",
+                format!("{} is not in 0..=100", self.threshold_percentile),
+            );
         }
         match self.variant {
-            Variant::Vae { beta } if !(beta.is_finite() && beta >= 0.0) => bad("beta", format!("{beta} is not a non-negative number")),
-            Variant::Dae { noise: Noise::Gaussian { std } } if !(std.is_finite() && std >= 0.0) => bad("noise", format!("σ = {std}")),
-            Variant::Dae { noise: Noise::Mask { probability } } if !(0.0..1.0).contains(&probability) => {
-                bad("noise", format!("mask probability {probability} is not in [0, 1)"))
+            Variant::Vae { beta } if !(beta.is_finite() && beta >= 0.0) => {
+                bad("beta", format!("{beta} is not a non-negative number"))
             }
+            Variant::Dae {
+                noise: Noise::Gaussian { std },
+            } if !(std.is_finite() && std >= 0.0) => bad("noise", format!("σ = {std}")),
+            Variant::Dae {
+                noise: Noise::Mask { probability },
+            } if !(0.0..1.0).contains(&probability) => bad(
+                "noise",
+                format!("mask probability {probability} is not in [0, 1)"),
+            ),
             _ => Ok(()),
         }
     }

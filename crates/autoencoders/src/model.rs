@@ -114,7 +114,10 @@ pub struct Autoencoder {
 impl Autoencoder {
     /// An autoencoder detector with these hyper-parameters, on the CPU.
     pub fn new(config: AutoencoderConfig) -> Self {
-        Autoencoder { config, device: None }
+        Autoencoder {
+            config,
+            device: None,
+        }
     }
     /// Train and score on another device (e.g. wgpu).
     pub fn on(mut self, device: Device) -> Self {
@@ -185,7 +188,8 @@ fn row_losses(
         (Variant::Vae { .. }, Some(log_var), Some(eps)) => {
             let z = enc.mean.clone() + (log_var.clone() * 0.5).exp() * eps;
             // KL(N(μ, σ²) ‖ N(0, 1)) summed over latent dims, per row.
-            let kl = (log_var.clone().exp() + enc.mean.powi_scalar(2) - log_var - 1.0).sum_dim(1) * 0.5;
+            let kl =
+                (log_var.clone().exp() + enc.mean.powi_scalar(2) - log_var - 1.0).sum_dim(1) * 0.5;
             (z, Some(kl * (kl_weight as f64 / d)))
         }
         _ => (enc.mean, None),
@@ -269,18 +273,30 @@ impl Fit for Autoencoder {
                         clean.extend_from_slice(&x[r * d..(r + 1) * d]);
                     }
                     let noisy = match cfg.variant {
-                        Variant::Dae { noise: Noise::Gaussian { std } } => clean
+                        Variant::Dae {
+                            noise: Noise::Gaussian { std },
+                        } => clean
                             .iter()
                             .map(|v| v + std * rng.sample::<f32, _>(StandardNormal))
                             .collect(),
-                        Variant::Dae { noise: Noise::Mask { probability } } => clean
+                        Variant::Dae {
+                            noise: Noise::Mask { probability },
+                        } => clean
                             .iter()
-                            .map(|&v| if rng.random::<f32>() < probability { 0.0 } else { v })
+                            .map(|&v| {
+                                if rng.random::<f32>() < probability {
+                                    0.0
+                                } else {
+                                    v
+                                }
+                            })
                             .collect(),
                         _ => clean.clone(),
                     };
                     let eps = cfg.variant.is_variational().then(|| {
-                        let e: Vec<f32> = (0..b * cfg.latent).map(|_| StandardNormal.sample(&mut rng)).collect();
+                        let e: Vec<f32> = (0..b * cfg.latent)
+                            .map(|_| StandardNormal.sample(&mut rng))
+                            .collect();
                         tensor2(e, b, cfg.latent, &device)
                     });
                     // Weighted mean with a constant normaliser: over a pass, the batch
@@ -288,14 +304,31 @@ impl Fit for Autoencoder {
                     let bw: Vec<f32> = chunk.iter().map(|&r| w[r]).collect();
                     let norm = (total_weight * b as f64 / rows.len() as f64) as f32;
                     let weights = Tensor::<1>::from_data(TensorData::new(bw, [b]), &device) / norm;
-                    let keep = net.dropout_shape(b).filter(|_| cfg.dropout > 0.0).map(|shape| {
-                        let scale = 1.0 / (1.0 - cfg.dropout as f32);
-                        let m: Vec<f32> = (0..shape.iter().product::<usize>())
-                            .map(|_| if rng.random::<f64>() < cfg.dropout { 0.0 } else { scale })
-                            .collect();
-                        Tensor::<3>::from_data(TensorData::new(m, shape), &device)
-                    });
-                    let losses = row_losses(&net, cfg, tensor2(noisy, b, d, &device), tensor2(clean, b, d, &device), eps, keep, kl_weight);
+                    let keep = net
+                        .dropout_shape(b)
+                        .filter(|_| cfg.dropout > 0.0)
+                        .map(|shape| {
+                            let scale = 1.0 / (1.0 - cfg.dropout as f32);
+                            let m: Vec<f32> = (0..shape.iter().product::<usize>())
+                                .map(|_| {
+                                    if rng.random::<f64>() < cfg.dropout {
+                                        0.0
+                                    } else {
+                                        scale
+                                    }
+                                })
+                                .collect();
+                            Tensor::<3>::from_data(TensorData::new(m, shape), &device)
+                        });
+                    let losses = row_losses(
+                        &net,
+                        cfg,
+                        tensor2(noisy, b, d, &device),
+                        tensor2(clean, b, d, &device),
+                        eps,
+                        keep,
+                        kl_weight,
+                    );
                     let loss = (losses * weights).sum();
                     epoch_loss += to_vec(loss.clone().detach())[0] as f64;
                     epoch_batches += 1;
@@ -309,7 +342,12 @@ impl Fit for Autoencoder {
                 let valid = net.valid();
                 let errs = reconstruction_errors(&valid, cfg, vx, *vn, d, &base);
                 let tw: f64 = vw.iter().map(|&v| v as f64).sum();
-                (errs.iter().zip(vw).map(|(e, w)| *e as f64 * *w as f64).sum::<f64>() / tw.max(1e-12)) as f32
+                (errs
+                    .iter()
+                    .zip(vw)
+                    .map(|(e, w)| *e as f64 * *w as f64)
+                    .sum::<f64>()
+                    / tw.max(1e-12)) as f32
             });
             history.push((train_loss, val_loss));
             if !train_loss.is_finite() {
@@ -339,7 +377,10 @@ impl Fit for Autoencoder {
             config: cfg.clone(),
             network,
             scaler,
-            threshold: Threshold { percentile: cfg.threshold_percentile, value: f32::INFINITY },
+            threshold: Threshold {
+                percentile: cfg.threshold_percentile,
+                value: f32::INFINITY,
+            },
             report: TrainingReport {
                 history: history.clone(),
                 best_epoch,
@@ -354,11 +395,19 @@ impl Fit for Autoencoder {
         fitted.threshold = match (data.validation, data.validation_weights) {
             (Some(v), vw) => {
                 let s = fitted.score(v)?;
-                Threshold::from_scores(s.as_slice().expect("contiguous"), vw.as_ref().and_then(|w| w.as_slice()), cfg.threshold_percentile)?
+                Threshold::from_scores(
+                    s.as_slice().expect("contiguous"),
+                    vw.as_ref().and_then(|w| w.as_slice()),
+                    cfg.threshold_percentile,
+                )?
             }
             (None, _) => {
                 let s = fitted.score(data.x)?;
-                Threshold::from_scores(s.as_slice().expect("contiguous"), Some(w), cfg.threshold_percentile)?
+                Threshold::from_scores(
+                    s.as_slice().expect("contiguous"),
+                    Some(w),
+                    cfg.threshold_percentile,
+                )?
             }
         };
         Ok(fitted)
@@ -366,7 +415,14 @@ impl Fit for Autoencoder {
 }
 
 /// Mean squared reconstruction error per row of scaled inputs (posterior mean for VAE).
-fn reconstruction_errors(net: &Network, _cfg: &AutoencoderConfig, x: &[f32], n: usize, d: usize, device: &Device) -> Vec<f32> {
+fn reconstruction_errors(
+    net: &Network,
+    _cfg: &AutoencoderConfig,
+    x: &[f32],
+    n: usize,
+    d: usize,
+    device: &Device,
+) -> Vec<f32> {
     per_feature_errors(net, x, n, d, device)
         .chunks_exact(d)
         .map(|r| r.iter().sum::<f32>() / d as f32)
@@ -405,7 +461,9 @@ impl FittedAutoencoder {
     }
     /// Flags: score above the threshold.
     pub fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Vec<bool>> {
-        Ok(self.threshold.predict(self.score(x)?.as_slice().expect("contiguous")))
+        Ok(self
+            .threshold
+            .predict(self.score(x)?.as_slice().expect("contiguous")))
     }
 
     /// Squared reconstruction error per row and feature (scaled units), `[rows, features]`:
@@ -413,7 +471,13 @@ impl FittedAutoencoder {
     pub fn feature_errors(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
         let d = self.input_dim();
         check_rows(x, d)?;
-        let v = per_feature_errors(&self.network, &self.scaler.apply(x), x.nrows(), d, &self.device);
+        let v = per_feature_errors(
+            &self.network,
+            &self.scaler.apply(x),
+            x.nrows(),
+            d,
+            &self.device,
+        );
         Ok(Array2::from_shape_vec((x.nrows(), d), v).expect("shape"))
     }
 
@@ -431,7 +495,10 @@ impl FittedAutoencoder {
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         let saved: Saved = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
         if saved.kind != "autoencoder" {
-            return Err(err(format!("holds a {:?} model, expected an autoencoder", saved.kind)));
+            return Err(err(format!(
+                "holds a {:?} model, expected an autoencoder",
+                saved.kind
+            )));
         }
         saved.config.validate()?;
         let weights = weights_path(path);
@@ -481,15 +548,26 @@ impl Detector for FittedAutoencoder {
             for _ in 0..self.config.score_samples {
                 let input = tensor2(scaled.clone(), n, d, &self.device);
                 let enc = self.network.encode(input.clone(), None);
-                let eps: Vec<f32> = (0..n * k).map(|_| StandardNormal.sample(&mut rng)).collect();
+                let eps: Vec<f32> = (0..n * k)
+                    .map(|_| StandardNormal.sample(&mut rng))
+                    .collect();
                 let lv = enc.log_var.expect("VAE has a log-variance head");
                 let z = enc.mean + (lv * 0.5).exp() * tensor2(eps, n, k, &self.device);
                 let e = to_vec((self.network.decode(z) - input).powi_scalar(2).mean_dim(1));
-                acc.iter_mut().zip(e).for_each(|(a, v)| *a += v / self.config.score_samples as f32);
+                acc.iter_mut()
+                    .zip(e)
+                    .for_each(|(a, v)| *a += v / self.config.score_samples as f32);
             }
             return Ok(Array1::from(acc));
         }
-        Ok(Array1::from(reconstruction_errors(&self.network, &self.config, &scaled, n, d, &self.device)))
+        Ok(Array1::from(reconstruction_errors(
+            &self.network,
+            &self.config,
+            &scaled,
+            n,
+            d,
+            &self.device,
+        )))
     }
     fn loss_history(&self) -> Option<&[(f32, Option<f32>)]> {
         Some(&self.history)

@@ -32,7 +32,11 @@ impl FeatureAttention {
         let chunk = width / cfg.attention_tokens;
         FeatureAttention {
             embed: LinearConfig::new(chunk, cfg.attention_dim).init(device),
-            position: Initializer::Normal { mean: 0.0, std: 0.02 }.init([cfg.attention_tokens, cfg.attention_dim], device),
+            position: Initializer::Normal {
+                mean: 0.0,
+                std: 0.02,
+            }
+            .init([cfg.attention_tokens, cfg.attention_dim], device),
             // Dropout is applied by the caller with masks drawn from the fit's own seeded
             // generator, so training never touches the backend's global RNG.
             mha: MultiHeadAttentionConfig::new(cfg.attention_dim, cfg.attention_heads)
@@ -92,7 +96,9 @@ impl Network {
             encoder.push(dense(width, h));
             width = h;
         }
-        let attention = cfg.attention.then(|| FeatureAttention::new(width, cfg, device));
+        let attention = cfg
+            .attention
+            .then(|| FeatureAttention::new(width, cfg, device));
         if cfg.attention {
             width = cfg.attention_tokens * cfg.attention_dim;
         }
@@ -102,11 +108,19 @@ impl Network {
             width = h;
         }
         let mean = dense(width, cfg.latent);
-        let log_var = cfg.variant.is_variational().then(|| dense(width, cfg.latent));
+        let log_var = cfg
+            .variant
+            .is_variational()
+            .then(|| dense(width, cfg.latent));
         // Mirror: latent → bottleneck widths reversed → encoder widths reversed → input.
         let mut decoder = Vec::new();
         let mut width = cfg.latent;
-        for &h in cfg.bottleneck_widths.iter().rev().chain(cfg.encoder_widths.iter().rev()) {
+        for &h in cfg
+            .bottleneck_widths
+            .iter()
+            .rev()
+            .chain(cfg.encoder_widths.iter().rev())
+        {
             decoder.push(dense(width, h));
             width = h;
         }
@@ -124,7 +138,9 @@ impl Network {
 
     /// Shape of the attention dropout mask for a batch, if the network has attention.
     pub fn dropout_shape(&self, batch: usize) -> Option<[usize; 3]> {
-        self.attention.as_ref().map(|a| [batch, a.tokens, a.d_model])
+        self.attention
+            .as_ref()
+            .map(|a| [batch, a.tokens, a.d_model])
     }
 
     /// Encode `[batch, input]`; `keep` is the attention dropout mask (training only).
@@ -152,6 +168,10 @@ impl Network {
             h = activation::relu(l.forward(h));
         }
         let out = self.output.forward(h);
-        if self.sigmoid { activation::sigmoid(out) } else { out }
+        if self.sigmoid {
+            activation::sigmoid(out)
+        } else {
+            out
+        }
     }
 }

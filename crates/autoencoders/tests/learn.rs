@@ -10,9 +10,13 @@ use rand_chacha::ChaCha8Rng;
 /// Normal rows: mixtures of 3 prototypes in 16-d; outliers: random directions.
 fn data(seed: u64) -> (Array2<f32>, Array2<f32>, Vec<bool>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let protos: Vec<Vec<f32>> = (0..3).map(|_| (0..16).map(|_| rng.random::<f32>()).collect()).collect();
+    let protos: Vec<Vec<f32>> = (0..3)
+        .map(|_| (0..16).map(|_| rng.random::<f32>()).collect())
+        .collect();
     let normal = |n: usize, rng: &mut ChaCha8Rng| {
-        Array2::from_shape_fn((n, 16), |(i, j)| protos[i % 3][j] + 0.03 * (rng.random::<f32>() - 0.5))
+        Array2::from_shape_fn((n, 16), |(i, j)| {
+            protos[i % 3][j] + 0.03 * (rng.random::<f32>() - 0.5)
+        })
     };
     let train = normal(600, &mut rng);
     let test_normal = normal(60, &mut rng);
@@ -23,20 +27,40 @@ fn data(seed: u64) -> (Array2<f32>, Array2<f32>, Vec<bool>) {
 }
 
 fn small(cfg: AutoencoderConfig) -> AutoencoderConfig {
-    AutoencoderConfig { encoder_widths: vec![32, 16], bottleneck_widths: vec![8], latent: 4, attention_tokens: 4, attention_dim: 8, epochs: 40, batch_size: 64, min_steps: 300, ..cfg }
+    AutoencoderConfig {
+        encoder_widths: vec![32, 16],
+        bottleneck_widths: vec![8],
+        latent: 4,
+        attention_tokens: 4,
+        attention_dim: 8,
+        epochs: 40,
+        batch_size: 64,
+        min_steps: 300,
+        ..cfg
+    }
 }
 
 fn check_learns(cfg: AutoencoderConfig) {
     let (train, test, labels) = data(1);
     let name = cfg.name();
-    let m = Autoencoder::new(small(cfg)).fit(&TrainSet::new(train.view())).unwrap();
+    let m = Autoencoder::new(small(cfg))
+        .fit(&TrainSet::new(train.view()))
+        .unwrap();
     let h = m.loss_history().unwrap();
-    assert!(h.last().unwrap().0 < 0.5 * h[0].0, "{name}: loss {:?} -> {:?}", h[0], h.last());
+    assert!(
+        h.last().unwrap().0 < 0.5 * h[0].0,
+        "{name}: loss {:?} -> {:?}",
+        h[0],
+        h.last()
+    );
     let s = m.score(test.view()).unwrap();
     let auc = roc_auc(s.as_slice().unwrap(), &labels).unwrap();
     assert!(auc > 0.95, "{name}: AUC {auc}");
     let flagged = m.predict(test.view()).unwrap();
-    assert!(flagged[60..].iter().filter(|&&f| f).count() >= 10, "{name}: threshold flags outliers");
+    assert!(
+        flagged[60..].iter().filter(|&&f| f).count() >= 10,
+        "{name}: threshold flags outliers"
+    );
 }
 
 #[test]
@@ -48,7 +72,10 @@ fn ae_learns() {
 /// learns the mean, loss 0.17 → 0.16, still AUC 1). β = 0.1 gives the toy the balance
 /// real embeddings get at β = 1.
 fn toy_vae() -> AutoencoderConfig {
-    AutoencoderConfig { variant: Variant::Vae { beta: 0.1 }, ..AutoencoderConfig::default() }
+    AutoencoderConfig {
+        variant: Variant::Vae { beta: 0.1 },
+        ..AutoencoderConfig::default()
+    }
 }
 
 #[test]
@@ -58,7 +85,12 @@ fn vae_learns() {
 #[test]
 fn dae_learns() {
     check_learns(AutoencoderConfig::dae());
-    check_learns(AutoencoderConfig { variant: Variant::Dae { noise: Noise::Mask { probability: 0.2 } }, ..AutoencoderConfig::default() });
+    check_learns(AutoencoderConfig {
+        variant: Variant::Dae {
+            noise: Noise::Mask { probability: 0.2 },
+        },
+        ..AutoencoderConfig::default()
+    });
 }
 #[test]
 fn attention_variants_learn() {
@@ -82,30 +114,57 @@ fn weighted_patterns_optimise_the_same_objective_as_all_rows() {
         }
     }
     let expanded = concatenate(Axis(0), &expanded).unwrap();
-    let cfg = AutoencoderConfig { dropout: 0.0, batch_size: 256, epochs: 20, min_steps: 100, ..small(AutoencoderConfig::ae()) };
+    let cfg = AutoencoderConfig {
+        dropout: 0.0,
+        batch_size: 256,
+        epochs: 20,
+        min_steps: 100,
+        ..small(AutoencoderConfig::ae())
+    };
     assert!(total as usize <= cfg.batch_size);
     let w = Array1::from(counts);
-    let a = Autoencoder::new(cfg.clone()).fit(&TrainSet::new(distinct.view()).with_weights(w.view())).unwrap();
-    let b = Autoencoder::new(cfg).fit(&TrainSet::new(expanded.view())).unwrap();
+    let a = Autoencoder::new(cfg.clone())
+        .fit(&TrainSet::new(distinct.view()).with_weights(w.view()))
+        .unwrap();
+    let b = Autoencoder::new(cfg)
+        .fit(&TrainSet::new(expanded.view()))
+        .unwrap();
     let (sa, sb) = (a.score(test.view()).unwrap(), b.score(test.view()).unwrap());
     for (x, y) in sa.iter().zip(sb.iter()) {
         assert!((x - y).abs() <= 1e-4 * y.abs().max(1e-3), "{x} vs {y}");
     }
     let (ha, hb) = (a.loss_history().unwrap(), b.loss_history().unwrap());
-    assert!((ha[0].0 - hb[0].0).abs() < 1e-5, "{:?} vs {:?}", ha[0], hb[0]);
+    assert!(
+        (ha[0].0 - hb[0].0).abs() < 1e-5,
+        "{:?} vs {:?}",
+        ha[0],
+        hb[0]
+    );
     assert_eq!(a.report().steps, b.report().steps);
 }
 
 #[test]
 fn save_load_score_is_identical() {
     let (train, test, _) = data(3);
-    for cfg in [AutoencoderConfig::ae(), AutoencoderConfig::vae().with_attention(true)] {
-        let m = Autoencoder::new(AutoencoderConfig { epochs: 5, min_steps: 20, ..small(cfg) }).fit(&TrainSet::new(train.view())).unwrap();
+    for cfg in [
+        AutoencoderConfig::ae(),
+        AutoencoderConfig::vae().with_attention(true),
+    ] {
+        let m = Autoencoder::new(AutoencoderConfig {
+            epochs: 5,
+            min_steps: 20,
+            ..small(cfg)
+        })
+        .fit(&TrainSet::new(train.view()))
+        .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.json");
         m.save(&path).unwrap();
         let back = FittedAutoencoder::load(&path).unwrap();
-        assert_eq!(m.score(test.view()).unwrap(), back.score(test.view()).unwrap());
+        assert_eq!(
+            m.score(test.view()).unwrap(),
+            back.score(test.view()).unwrap()
+        );
         assert_eq!(m.threshold(), back.threshold());
         assert_eq!(m.loss_history(), back.loss_history());
     }
@@ -115,11 +174,15 @@ fn save_load_score_is_identical() {
 fn seeds_make_runs_repeatable() {
     let (train, test, _) = data(4);
     let fit = |seed| {
-        Autoencoder::new(AutoencoderConfig { epochs: 5, min_steps: 20, ..small(AutoencoderConfig::dae().with_seed(seed)) })
-            .fit(&TrainSet::new(train.view()))
-            .unwrap()
-            .score(test.view())
-            .unwrap()
+        Autoencoder::new(AutoencoderConfig {
+            epochs: 5,
+            min_steps: 20,
+            ..small(AutoencoderConfig::dae().with_seed(seed))
+        })
+        .fit(&TrainSet::new(train.view()))
+        .unwrap()
+        .score(test.view())
+        .unwrap()
     };
     assert_eq!(fit(7), fit(7));
     assert_ne!(fit(7), fit(8));
@@ -129,9 +192,13 @@ fn seeds_make_runs_repeatable() {
 fn early_stopping_keeps_the_best_epoch() {
     let (train, _, _) = data(5);
     let val = train.slice(ndarray::s![..100, ..]).to_owned();
-    let m = Autoencoder::new(AutoencoderConfig { epochs: 60, patience: 3, ..small(AutoencoderConfig::ae()) })
-        .fit(&TrainSet::new(train.view()).with_validation(val.view(), None))
-        .unwrap();
+    let m = Autoencoder::new(AutoencoderConfig {
+        epochs: 60,
+        patience: 3,
+        ..small(AutoencoderConfig::ae())
+    })
+    .fit(&TrainSet::new(train.view()).with_validation(val.view(), None))
+    .unwrap();
     let h = m.loss_history().unwrap();
     assert!(h.iter().all(|(_, v)| v.is_some()));
     let best = m.report().best_epoch;
@@ -142,11 +209,19 @@ fn early_stopping_keeps_the_best_epoch() {
 #[test]
 fn per_feature_errors_point_at_the_broken_feature() {
     let (train, _, _) = data(6);
-    let m = Autoencoder::new(small(AutoencoderConfig::ae())).fit(&TrainSet::new(train.view())).unwrap();
+    let m = Autoencoder::new(small(AutoencoderConfig::ae()))
+        .fit(&TrainSet::new(train.view()))
+        .unwrap();
     let mut probe = train.slice(ndarray::s![..1, ..]).to_owned();
     probe[[0, 5]] += 3.0;
     let e = m.feature_errors(probe.view()).unwrap();
-    let worst = e.row(0).iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    let worst = e
+        .row(0)
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
     assert_eq!(worst, 5);
 }
 
@@ -156,23 +231,65 @@ fn bad_inputs_are_typed_errors_before_training() {
     let ae = Autoencoder::new(small(AutoencoderConfig::ae()));
     let mut nan = train.clone();
     nan[[2, 3]] = f32::INFINITY;
-    assert!(matches!(ae.fit(&TrainSet::new(nan.view())), Err(DetectError::NonFinite { row: 2, column: 3, .. })));
+    assert!(matches!(
+        ae.fit(&TrainSet::new(nan.view())),
+        Err(DetectError::NonFinite {
+            row: 2,
+            column: 3,
+            ..
+        })
+    ));
     let empty = Array2::<f32>::zeros((0, 16));
-    assert!(matches!(ae.fit(&TrainSet::new(empty.view())), Err(DetectError::Empty)));
+    assert!(matches!(
+        ae.fit(&TrainSet::new(empty.view())),
+        Err(DetectError::Empty)
+    ));
     let w = Array1::<f32>::ones(3);
-    assert!(matches!(ae.fit(&TrainSet::new(train.view()).with_weights(w.view())), Err(DetectError::WeightMismatch { .. })));
+    assert!(matches!(
+        ae.fit(&TrainSet::new(train.view()).with_weights(w.view())),
+        Err(DetectError::WeightMismatch { .. })
+    ));
     for bad in [
-        AutoencoderConfig { epochs: 0, ..AutoencoderConfig::ae() },
-        AutoencoderConfig { learning_rate: -1.0, ..AutoencoderConfig::ae() },
-        AutoencoderConfig { dropout: 1.0, ..AutoencoderConfig::ae() },
-        AutoencoderConfig { attention_tokens: 7, ..AutoencoderConfig::ae().with_attention(true) },
-        AutoencoderConfig { variant: Variant::Vae { beta: f32::NAN }, ..AutoencoderConfig::ae() },
+        AutoencoderConfig {
+            epochs: 0,
+            ..AutoencoderConfig::ae()
+        },
+        AutoencoderConfig {
+            learning_rate: -1.0,
+            ..AutoencoderConfig::ae()
+        },
+        AutoencoderConfig {
+            dropout: 1.0,
+            ..AutoencoderConfig::ae()
+        },
+        AutoencoderConfig {
+            attention_tokens: 7,
+            ..AutoencoderConfig::ae().with_attention(true)
+        },
+        AutoencoderConfig {
+            variant: Variant::Vae { beta: f32::NAN },
+            ..AutoencoderConfig::ae()
+        },
     ] {
-        assert!(matches!(Autoencoder::new(bad).fit(&TrainSet::new(train.view())), Err(DetectError::InvalidParameter { .. })));
+        assert!(matches!(
+            Autoencoder::new(bad).fit(&TrainSet::new(train.view())),
+            Err(DetectError::InvalidParameter { .. })
+        ));
     }
-    let m = Autoencoder::new(AutoencoderConfig { epochs: 1, min_steps: 1, ..small(AutoencoderConfig::ae()) }).fit(&TrainSet::new(train.view())).unwrap();
+    let m = Autoencoder::new(AutoencoderConfig {
+        epochs: 1,
+        min_steps: 1,
+        ..small(AutoencoderConfig::ae())
+    })
+    .fit(&TrainSet::new(train.view()))
+    .unwrap();
     let wrong = Array2::<f32>::zeros((2, 15));
-    assert!(matches!(m.score(wrong.view()), Err(DetectError::DimensionMismatch { expected: 16, found: 15 })));
+    assert!(matches!(
+        m.score(wrong.view()),
+        Err(DetectError::DimensionMismatch {
+            expected: 16,
+            found: 15
+        })
+    ));
     assert!(FittedAutoencoder::load(std::path::Path::new("/nonexistent/model.json")).is_err());
 }
-

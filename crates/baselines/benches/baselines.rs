@@ -19,13 +19,19 @@ fn bench(c: &mut Criterion) {
     let x = data(30_000, 384);
     g.bench_function("iforest_fit_score_30000x384", |b| {
         b.iter(|| {
-            let f = IsolationForest::default().fit(&TrainSet::new(x.view())).unwrap();
+            let f = IsolationForest::default()
+                .fit(&TrainSet::new(x.view()))
+                .unwrap();
             f.score(x.view()).unwrap()
         })
     });
     let x = data(5_000, 384);
     g.bench_function("ocsvm_fit_5000x384", |b| {
-        b.iter(|| OneClassSvm::default().fit(&TrainSet::new(x.view())).unwrap())
+        b.iter(|| {
+            OneClassSvm::default()
+                .fit(&TrainSet::new(x.view()))
+                .unwrap()
+        })
     });
     g.finish();
 }

@@ -182,7 +182,10 @@ impl Detector for FittedDbscan {
                     .into_par_iter()
                     .map(|i| {
                         let r = x.row(i);
-                        let r = r.as_slice().map(<[f32]>::to_vec).unwrap_or_else(|| r.to_vec());
+                        let r = r
+                            .as_slice()
+                            .map(<[f32]>::to_vec)
+                            .unwrap_or_else(|| r.to_vec());
                         self.core
                             .chunks_exact(self.dim)
                             .map(|c| sq_dist(&r, c))
@@ -198,4 +201,3 @@ impl Detector for FittedDbscan {
         save_json(path, "dbscan", self)
     }
 }
-

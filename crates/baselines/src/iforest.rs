@@ -109,9 +109,18 @@ fn weighted_sample(cum: &[u64], k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
         .collect()
 }
 
-fn build(x: &ArrayView2<'_, f32>, rows: &mut [usize], depth: usize, limit: usize, rng: &mut ChaCha8Rng, nodes: &mut Vec<Node>) -> u32 {
+fn build(
+    x: &ArrayView2<'_, f32>,
+    rows: &mut [usize],
+    depth: usize,
+    limit: usize,
+    rng: &mut ChaCha8Rng,
+    nodes: &mut Vec<Node>,
+) -> u32 {
     let id = nodes.len() as u32;
-    nodes.push(Node::Leaf { size: rows.len() as u32 });
+    nodes.push(Node::Leaf {
+        size: rows.len() as u32,
+    });
     if depth >= limit || rows.len() <= 1 {
         return id;
     }
@@ -179,7 +188,11 @@ impl Fit for IsolationForest {
         let mut cum = Vec::with_capacity(w.len());
         let mut acc = 0u64;
         for &v in w.iter() {
-            acc += if v > 0.0 { (v.round() as u64).max(1) } else { 0 };
+            acc += if v > 0.0 {
+                (v.round() as u64).max(1)
+            } else {
+                0
+            };
             cum.push(acc);
         }
         let psi = (self.sample_size as u64).min(acc) as usize;
@@ -217,7 +230,11 @@ impl FittedIsolationForest {
                     left,
                     right,
                 } => {
-                    id = if row[*feature as usize] < *value { *left } else { *right } as usize;
+                    id = if row[*feature as usize] < *value {
+                        *left
+                    } else {
+                        *right
+                    } as usize;
                     depth += 1.0;
                 }
                 Node::Leaf { size } => return depth + average_path_length(*size as f64),
@@ -245,7 +262,11 @@ impl Detector for FittedIsolationForest {
             .into_par_iter()
             .map(|i| {
                 let r = x.row(i).to_vec();
-                let mean: f64 = self.trees.iter().map(|t| self.path_length(t, &r)).sum::<f64>()
+                let mean: f64 = self
+                    .trees
+                    .iter()
+                    .map(|t| self.path_length(t, &r))
+                    .sum::<f64>()
                     / self.trees.len() as f64;
                 2f64.powf(-mean / c) as f32
             })

@@ -50,7 +50,9 @@ pub fn expand_weighted(weights: &[f32], cap: usize) -> Vec<usize> {
     if positive.is_empty() || cap == 0 {
         return Vec::new();
     }
-    let budget = (total.round() as usize).min(cap).max(positive.len().min(cap));
+    let budget = (total.round() as usize)
+        .min(cap)
+        .max(positive.len().min(cap));
     if positive.len() >= budget {
         // More distinct rows than the budget: keep the heaviest.
         let mut p = positive;
@@ -131,7 +133,11 @@ pub fn saved_kind(path: &Path) -> Result<String> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    Ok(doc.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string())
+    Ok(doc
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("")
+        .to_string())
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use crate::{expand_weighted, load_json, save_json};
 use apt_llm_detect::{DetectError, Detector, Fit, Result, TrainSet, check_rows};
+use linfa::ParamGuard;
 use linfa::prelude::{Dataset, Pr};
 use linfa::traits::Fit as LinfaFit;
-use linfa::ParamGuard;
 use linfa_svm::Svm;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -95,11 +95,10 @@ impl Fit for OneClassSvm {
                 name: "svm",
                 reason: e.to_string(),
             })?;
-        let svm = LinfaFit::fit(&params, &ds)
-            .map_err(|e| DetectError::Backend {
-                library: "linfa-svm",
-                message: e.to_string(),
-            })?;
+        let svm = LinfaFit::fit(&params, &ds).map_err(|e| DetectError::Backend {
+            library: "linfa-svm",
+            message: e.to_string(),
+        })?;
         Ok(FittedOneClassSvm {
             svm,
             gamma,

@@ -26,21 +26,32 @@ fn isolation_forest_matches_scikit_learn() {
     let x = data(1200, 6);
     let train = x.slice(ndarray::s![..1000, ..]).to_owned();
     let mut test = x.slice(ndarray::s![1000.., ..]).to_owned();
-    test.slice_mut(ndarray::s![180.., ..]).mapv_inplace(|v| v + 1.5);
+    test.slice_mut(ndarray::s![180.., ..])
+        .mapv_inplace(|v| v + 1.5);
     let mut ours = vec![0f64; 200];
     for seed in 0..5 {
-        let f = IsolationForest { seed, ..Default::default() }
-            .fit(&TrainSet::new(train.view()))
-            .unwrap();
+        let f = IsolationForest {
+            seed,
+            ..Default::default()
+        }
+        .fit(&TrainSet::new(train.view()))
+        .unwrap();
         for (o, s) in ours.iter_mut().zip(f.score(test.view()).unwrap()) {
             *o += s as f64 / 5.0;
         }
     }
-    let diffs: Vec<f64> = ours.iter().zip(&expected).map(|(a, b)| (a - b).abs()).collect();
+    let diffs: Vec<f64> = ours
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| (a - b).abs())
+        .collect();
     let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
     let max = diffs.iter().cloned().fold(0.0, f64::max);
     // Averages of 5 seeds: noise ~ seed_std / sqrt(5) per side.
-    assert!(mean < 2.0 * seed_std, "mean |ours - sklearn| = {mean}, seed std {seed_std}");
+    assert!(
+        mean < 2.0 * seed_std,
+        "mean |ours - sklearn| = {mean}, seed std {seed_std}"
+    );
     assert!(max < 0.05, "max |ours - sklearn| = {max}");
     let labels: Vec<bool> = (0..200).map(|i| i >= 180).collect();
     let ours32: Vec<f32> = ours.iter().map(|&v| v as f32).collect();

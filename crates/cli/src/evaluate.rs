@@ -4,11 +4,13 @@ use crate::BoxError;
 use apt_llm::autoencoders::FittedAutoencoder;
 use apt_llm::baselines::{FittedDbscan, FittedIsolationForest, FittedOneClassSvm, saved_kind};
 use apt_llm::detect::Detector;
-use apt_llm::embed::{EncoderOptions, SentenceEncoder, TransformerEncoder, cache_dir, resolve_model};
+use apt_llm::embed::{
+    EncoderOptions, SentenceEncoder, TransformerEncoder, cache_dir, resolve_model,
+};
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::runner::{
-    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, Pipeline, leave_one_out, run,
-    selections, write_outputs,
+    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, Pipeline,
+    leave_one_out, run, selections, write_outputs,
 };
 use apt_llm::textualize::{Template, Textualizer};
 use clap::Args;
@@ -32,7 +34,11 @@ pub struct EvaluateArgs {
     #[arg(long, value_delimiter = ',', default_value = "minilm")]
     encoders: Vec<String>,
     /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, or `all`.
-    #[arg(long, value_delimiter = ',', default_value = "ae,vae,dae,oc-svm,dbscan,iforest")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ae,vae,dae,oc-svm,dbscan,iforest"
+    )]
     detectors: Vec<String>,
     /// Self-attention in the autoencoders: on, off or both.
     #[arg(long, default_value = "both")]
@@ -70,18 +76,27 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
             DataSource::Root(root)
         }
         _ => {
-            eprintln!("data: the bundled synthetic contexts (pass --data DIR or set APT_LLM_DATA for real ADAPT data)");
+            eprintln!(
+                "data: the bundled synthetic contexts (pass --data DIR or set APT_LLM_DATA for real ADAPT data)"
+            );
             DataSource::bundled()
         }
     };
     let detectors: Vec<DetectorChoice> = if a.detectors.iter().any(|d| d == "all") {
         DetectorChoice::ALL.to_vec()
     } else {
-        a.detectors.iter().map(|d| d.parse()).collect::<Result<_, _>>()?
+        a.detectors
+            .iter()
+            .map(|d| d.parse())
+            .collect::<Result<_, _>>()?
     };
     let contexts = a
         .contexts
-        .map(|v| v.iter().map(|c| c.parse::<ContextId>()).collect::<Result<Vec<_>, _>>())
+        .map(|v| {
+            v.iter()
+                .map(|c| c.parse::<ContextId>())
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()?;
     let cfg = ExperimentConfig {
         data,
@@ -89,7 +104,8 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         encoders: a.encoders.iter().cloned().map(EncoderSpec).collect(),
         detectors,
         attention: a.attention.parse::<AttentionMode>()?,
-        template: Template::named(&a.template).ok_or_else(|| format!("unknown template {:?}", a.template))?,
+        template: Template::named(&a.template)
+            .ok_or_else(|| format!("unknown template {:?}", a.template))?,
         seed: a.seed,
         epochs: a.epochs,
         min_test_normals: a.min_test_normals,
@@ -105,13 +121,23 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         eprintln!("encoder {name} skipped: {why}");
     }
     let sel = selections(&report);
-    println!("{:<28} {:>7} {:>7} {:>7}  {}", "context", "ceiling", "paper", "honest", "honest pick");
+    println!(
+        "{:<28} {:>7} {:>7} {:>7}  honest pick",
+        "context", "ceiling", "paper", "honest"
+    );
     for s in &sel {
         let (hc, ha) = s.honest.clone().unwrap_or(("-".into(), f64::NAN));
-        println!("{:<28} {:>7.3} {:>7.3} {:>7.3}  {}", s.context, s.tie_ceiling, s.paper_best.1, ha, hc);
+        println!(
+            "{:<28} {:>7.3} {:>7.3} {:>7.3}  {}",
+            s.context, s.tie_ceiling, s.paper_best.1, ha, hc
+        );
     }
     for c in report.contexts.iter().filter(|c| c.skipped.is_some()) {
-        println!("{:<28} not scored: {}", c.context, c.skipped.as_deref().unwrap_or(""));
+        println!(
+            "{:<28} not scored: {}",
+            c.context,
+            c.skipped.as_deref().unwrap_or("")
+        );
     }
     let mean = |f: &dyn Fn(&apt_llm::runner::Selection) -> Option<f64>| {
         let v: Vec<f64> = sel.iter().filter_map(f).filter(|x| x.is_finite()).collect();
@@ -128,7 +154,10 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     bases.sort();
     bases.dedup();
     for b in bases {
-        println!("  baseline {b}: mean AUC {:.3}", mean(&|s| s.baselines.get(b).copied()));
+        println!(
+            "  baseline {b}: mean AUC {:.3}",
+            mean(&|s| s.baselines.get(b).copied())
+        );
     }
     println!(
         "{} results, {} figures, report in {} ({:.1} s)",
@@ -169,23 +198,42 @@ fn load_detector(path: &std::path::Path) -> Result<Box<dyn Detector>, BoxError> 
 }
 
 pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
-    let text = std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
-    let pipeline: Pipeline = serde_json::from_str(&text).map_err(|e| format!("{}: not a pipeline file: {e}", a.model.display()))?;
+    let text =
+        std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let pipeline: Pipeline = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a pipeline file: {e}", a.model.display()))?;
     let base = a.model.parent().unwrap_or(std::path::Path::new("."));
     let detector = load_detector(&base.join(&pipeline.detector))?;
-    let encoder = TransformerEncoder::from_dir(resolve_model(&pipeline.encoder)?, EncoderOptions::default())?;
-    let root = a.data.or_else(default_data_root).ok_or("no data root: pass --data or set APT_LLM_DATA")?;
+    let encoder =
+        TransformerEncoder::from_dir(resolve_model(&pipeline.encoder)?, EncoderOptions::default())?;
+    let root = a
+        .data
+        .or_else(default_data_root)
+        .ok_or("no data root: pass --data or set APT_LLM_DATA")?;
     let id: ContextId = a.context.parse()?;
     let ctx = Catalog::discover(&root)?.load(&id)?;
-    let tx = Textualizer::new(Template { ..pipeline.template.clone() }, &ctx.context);
+    let tx = Textualizer::new(
+        Template {
+            ..pipeline.template.clone()
+        },
+        &ctx.context,
+    );
     let patterns = Patterns::from_context(&ctx.context);
-    let sentences: Vec<String> = patterns.patterns.iter().map(|p| tx.sentence_of(&p.attributes, None)).collect();
+    let sentences: Vec<String> = patterns
+        .patterns
+        .iter()
+        .map(|p| tx.sentence_of(&p.attributes, None))
+        .collect();
     let x = encoder.encode(&sentences.iter().map(String::as_str).collect::<Vec<_>>())?;
     let scores = detector.score(x.view())?;
     let attacks = patterns.attack_counts(&ctx.labels.flags);
     let mut order: Vec<usize> = (0..patterns.len()).collect();
     order.sort_by(|&p, &q| scores[q].total_cmp(&scores[p]));
-    let flagged: usize = order.iter().filter(|&&p| scores[p] > pipeline.threshold).map(|&p| patterns.patterns[p].count()).sum();
+    let flagged: usize = order
+        .iter()
+        .filter(|&&p| scores[p] > pipeline.threshold)
+        .map(|&p| patterns.patterns[p].count())
+        .sum();
     println!(
         "{}: {} processes ({} distinct) scored with {} (fitted on {}); threshold {:.5}; {} processes flagged",
         id,
@@ -199,7 +247,11 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
     for (rank, &p) in order.iter().take(a.top).enumerate() {
         let pat = &patterns.patterns[p];
         let first = &ctx.context.records[pat.rows[0]].id;
-        let flag = if scores[p] > pipeline.threshold { "FLAG" } else { "    " };
+        let flag = if scores[p] > pipeline.threshold {
+            "FLAG"
+        } else {
+            "    "
+        };
         println!(
             "{flag} {:>3}. {:.5}  {first} (+{} alike, {} labelled attack)  {}",
             rank + 1,
@@ -210,7 +262,11 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         );
         if rank < a.explain && scores[p] > pipeline.threshold {
             let why = leave_one_out(&tx, &pat.attributes, &encoder, &*detector, 64)?;
-            let top: Vec<String> = why.iter().take(3).map(|(w, d)| format!("\"{w}\" {d:+.5}")).collect();
+            let top: Vec<String> = why
+                .iter()
+                .take(3)
+                .map(|(w, d)| format!("\"{w}\" {d:+.5}"))
+                .collect();
             println!("            raised most by: {}", top.join(", "));
         }
     }

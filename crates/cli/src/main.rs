@@ -14,7 +14,11 @@ use std::time::Instant;
 mod evaluate;
 
 #[derive(Parser)]
-#[command(name = "apt-llm", version, about = "Catch APTs in DARPA TC provenance with LLM embeddings and autoencoders")]
+#[command(
+    name = "apt-llm",
+    version,
+    about = "Catch APTs in DARPA TC provenance with LLM embeddings and autoencoders"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -182,17 +186,34 @@ fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
         );
     }
     let slots = catalog.slots();
-    let present = slots.iter().filter(|(_, s)| *s == apt_llm::provenance::SlotState::Present).count();
-    let derivable: Vec<String> = catalog.derivable().iter().map(ToString::to_string).collect();
+    let present = slots
+        .iter()
+        .filter(|(_, s)| *s == apt_llm::provenance::SlotState::Present)
+        .count();
+    let derivable: Vec<String> = catalog
+        .derivable()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     println!(
         "\n{} contexts; {present} of the paper's 40 slots present; ProcessAll derivable for: {}",
         rows.len(),
-        if derivable.is_empty() { "none".into() } else { derivable.join(", ") }
+        if derivable.is_empty() {
+            "none".into()
+        } else {
+            derivable.join(", ")
+        }
     );
     Ok(())
 }
 
-fn sentences(root: PathBuf, context: &str, template: &str, ids: bool, lengths: Option<String>) -> Result<(), BoxError> {
+fn sentences(
+    root: PathBuf,
+    context: &str,
+    template: &str,
+    ids: bool,
+    lengths: Option<String>,
+) -> Result<(), BoxError> {
     let id: ContextId = context.parse()?;
     let catalog = Catalog::discover(&root)?;
     let c = catalog.load(&id)?;
@@ -223,16 +244,35 @@ fn sentences(root: PathBuf, context: &str, template: &str, ids: bool, lengths: O
         let limit = enc.identity().max_tokens;
         let counts = enc.tokenize(&all.iter().map(String::as_str).collect::<Vec<_>>())?;
         let mut it = counts.iter();
-        let r = LengthReport::measure(all.iter().map(String::as_str), |_| it.next().map_or(0, Vec::len), limit);
+        let r = LengthReport::measure(
+            all.iter().map(String::as_str),
+            |_| it.next().map_or(0, Vec::len),
+            limit,
+        );
         eprintln!(
             "tokens ({}): mean {:.1}, median {}, p95 {}, max {}; {} of {} over the {}-token limit, {} tokens cut",
-            enc.identity().name, r.mean, r.median, r.p95, r.max, r.over_limit, r.sentences, r.limit, r.tokens_cut
+            enc.identity().name,
+            r.mean,
+            r.median,
+            r.p95,
+            r.max,
+            r.over_limit,
+            r.sentences,
+            r.limit,
+            r.tokens_cut
         );
     }
     Ok(())
 }
 
-fn embed(model: &str, input: &PathBuf, out: &PathBuf, batch: usize, pooling: Option<String>, windows: bool) -> Result<(), BoxError> {
+fn embed(
+    model: &str,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    batch: usize,
+    pooling: Option<String>,
+    windows: bool,
+) -> Result<(), BoxError> {
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let lines: Vec<&str> = text.lines().collect();
     if lines.is_empty() {
@@ -241,7 +281,11 @@ fn embed(model: &str, input: &PathBuf, out: &PathBuf, batch: usize, pooling: Opt
     let options = EncoderOptions {
         pooling: pooling.as_deref().map(str::parse::<Pooling>).transpose()?,
         batch_size: Some(batch),
-        long_input: if windows { LongInput::Windows } else { LongInput::Truncate },
+        long_input: if windows {
+            LongInput::Windows
+        } else {
+            LongInput::Truncate
+        },
         ..Default::default()
     };
     let enc = TransformerEncoder::from_dir(resolve_model(model)?, options)?;

@@ -10,7 +10,10 @@ fn apt_llm() -> Command {
 
 fn run(cmd: &mut Command) -> (String, String) {
     let out = cmd.output().expect("apt-llm runs");
-    let (so, se) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
     assert!(out.status.success(), "apt-llm failed:\n{so}\n{se}");
     (so, se)
 }
@@ -21,41 +24,112 @@ fn tiny_bert() -> Option<PathBuf> {
 
 #[test]
 fn datasets_json_has_exact_counts() {
-    let Some(data) = apt_llm_testkit::data_root() else { return };
+    let Some(data) = apt_llm_testkit::data_root() else {
+        return;
+    };
     let (out, _) = run(apt_llm().args(["datasets", "--json", "--data"]).arg(&data));
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(rows.len(), 23);
     for r in &rows {
         let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort();
-        assert_eq!(keys, ["aspect", "attacks", "attributes", "os", "patterns", "performer", "rows", "scenario"]);
+        assert_eq!(
+            keys,
+            [
+                "aspect",
+                "attacks",
+                "attributes",
+                "os",
+                "patterns",
+                "performer",
+                "rows",
+                "scenario"
+            ]
+        );
     }
-    let find = |s: &str, p: &str, a: &str| rows.iter().find(|r| r["scenario"] == s && r["performer"] == p && r["aspect"] == a).unwrap().clone();
+    let find = |s: &str, p: &str, a: &str| {
+        rows.iter()
+            .find(|r| r["scenario"] == s && r["performer"] == p && r["aspect"] == a)
+            .unwrap()
+            .clone()
+    };
     let c = find("bovia", "cadets", "PE");
-    assert_eq!((c["rows"].as_u64(), c["attributes"].as_u64(), c["attacks"].as_u64(), c["os"].as_str()), (Some(23_225), Some(28), Some(18), Some("BSD")));
+    assert_eq!(
+        (
+            c["rows"].as_u64(),
+            c["attributes"].as_u64(),
+            c["attacks"].as_u64(),
+            c["os"].as_str()
+        ),
+        (Some(23_225), Some(28), Some(18), Some("BSD"))
+    );
     let c = find("pandex", "clearscope", "PA");
-    assert_eq!((c["rows"].as_u64(), c["attributes"].as_u64(), c["attacks"].as_u64(), c["patterns"].as_u64()), (Some(102), Some(80), Some(9), Some(57)));
+    assert_eq!(
+        (
+            c["rows"].as_u64(),
+            c["attributes"].as_u64(),
+            c["attacks"].as_u64(),
+            c["patterns"].as_u64()
+        ),
+        (Some(102), Some(80), Some(9), Some(57))
+    );
     let (table, _) = run(apt_llm().args(["datasets", "--data"]).arg(&data));
-    assert!(table.contains("22 of the paper's 40 slots present"), "{table}");
+    assert!(
+        table.contains("22 of the paper's 40 slots present"),
+        "{table}"
+    );
 }
 
 #[test]
 fn sentences_lists_distinct_patterns_with_counts() {
-    let Some(data) = apt_llm_testkit::data_root() else { return };
-    let (out, err) = run(apt_llm().args(["sentences", "--context", "bovia/cadets/PE", "--data"]).arg(&data));
+    let Some(data) = apt_llm_testkit::data_root() else {
+        return;
+    };
+    let (out, err) = run(apt_llm()
+        .args(["sentences", "--context", "bovia/cadets/PE", "--data"])
+        .arg(&data));
     assert_eq!(out.lines().count(), 182);
-    let total: usize = out.lines().map(|l| l.split('\t').next().unwrap().trim().parse::<usize>().unwrap()).sum();
+    let total: usize = out
+        .lines()
+        .map(|l| {
+            l.split('\t')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
     assert_eq!(total, 23_225);
-    assert!(out.contains("The process has event "), "{}", out.lines().next().unwrap());
+    assert!(
+        out.contains("The process has event "),
+        "{}",
+        out.lines().next().unwrap()
+    );
     assert!(err.contains("182 distinct sentences"));
-    let (compact, _) = run(apt_llm().args(["sentences", "--template", "compact", "--context", "bovia/cadets/PE", "--data"]).arg(&data));
+    let (compact, _) = run(apt_llm()
+        .args([
+            "sentences",
+            "--template",
+            "compact",
+            "--context",
+            "bovia/cadets/PE",
+            "--data",
+        ])
+        .arg(&data));
     assert!(compact.contains("The process has performed "));
 }
 
 #[test]
 fn bad_context_names_fail_with_a_clear_message() {
-    let Some(data) = apt_llm_testkit::data_root() else { return };
-    let out = apt_llm().args(["sentences", "--context", "bovia/cadets", "--data"]).arg(&data).output().unwrap();
+    let Some(data) = apt_llm_testkit::data_root() else {
+        return;
+    };
+    let out = apt_llm()
+        .args(["sentences", "--context", "bovia/cadets", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected scenario/performer/aspect"));
 }
@@ -65,9 +139,19 @@ fn embed_writes_npy_in_input_order() {
     let Some(model) = tiny_bert() else { return };
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("s.txt");
-    std::fs::write(&input, "The process has event read from a file.\nx\nThe process has event read from a file.\n").unwrap();
+    std::fs::write(
+        &input,
+        "The process has event read from a file.\nx\nThe process has event read from a file.\n",
+    )
+    .unwrap();
     let npy = dir.path().join("e.npy");
-    let (out, _) = run(apt_llm().args(["embed", "--model"]).arg(&model).arg("--sentences").arg(&input).arg("--out").arg(&npy));
+    let (out, _) = run(apt_llm()
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg("--sentences")
+        .arg(&input)
+        .arg("--out")
+        .arg(&npy));
     assert!(out.contains("tokens/s"), "{out}");
     assert!(out.contains("3 sentences (2 distinct)"), "{out}");
     let bytes = std::fs::read(&npy).unwrap();
@@ -76,44 +160,87 @@ fn embed_writes_npy_in_input_order() {
     assert!(header.contains("'shape': (3, 32)"), "{header}");
     assert_eq!(bytes.len() % 64, (3 * 32 * 4) % 64);
     let body = &bytes[bytes.len() - 3 * 32 * 4..];
-    assert_eq!(&body[..128], &body[256..], "rows 0 and 2 are the same sentence");
+    assert_eq!(
+        &body[..128],
+        &body[256..],
+        "rows 0 and 2 are the same sentence"
+    );
 }
 
 #[test]
 fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
     let Some(model) = tiny_bert() else { return };
     let out = tempfile::tempdir().unwrap();
-    let (stdout, _) = run(
-        apt_llm()
-            .args(["evaluate", "--synthetic", "--quiet", "--no-cache", "--epochs", "3", "--encoders"])
-            .arg(&model)
-            .args(["--detectors", "all", "--out"])
-            .arg(out.path()),
-    );
+    let (stdout, _) = run(apt_llm()
+        .args([
+            "evaluate",
+            "--synthetic",
+            "--quiet",
+            "--no-cache",
+            "--epochs",
+            "3",
+            "--encoders",
+        ])
+        .arg(&model)
+        .args(["--detectors", "all", "--out"])
+        .arg(out.path()));
     assert!(stdout.contains("mean over 3 contexts"), "{stdout}");
     for f in ["results.csv", "results.json", "report.md"] {
         assert!(out.path().join(f).is_file(), "{f}");
     }
-    let pngs = std::fs::read_dir(out.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "png")).count();
+    let pngs = std::fs::read_dir(out.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "png")
+        })
+        .count();
     assert_eq!(pngs, 6, "six figures");
     let csv = std::fs::read_to_string(out.path().join("results.csv")).unwrap();
     // 3 contexts x (3 autoencoders x 2 attention settings + 4 baselines).
     assert_eq!(csv.lines().count(), 1 + 3 * 10);
     assert!(csv.starts_with("context,scenario,os,aspect,encoder,detector,attention,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds"));
 
-    let Some(data) = apt_llm_testkit::data_root() else { return };
-    let (_, _) = run(
-        apt_llm()
-            .args(["evaluate", "--quiet", "--no-cache", "--epochs", "3", "--save-models", "--contexts", "bovia/clearscope/PE", "--detectors", "ae", "--attention", "off", "--encoders"])
-            .arg(&model)
-            .arg("--data")
-            .arg(&data)
-            .arg("--out")
-            .arg(out.path().join("real")),
-    );
-    let pipeline = out.path().join("real/models/bovia_clearscope_PE.pipeline.json");
+    let Some(data) = apt_llm_testkit::data_root() else {
+        return;
+    };
+    let (_, _) = run(apt_llm()
+        .args([
+            "evaluate",
+            "--quiet",
+            "--no-cache",
+            "--epochs",
+            "3",
+            "--save-models",
+            "--contexts",
+            "bovia/clearscope/PE",
+            "--detectors",
+            "ae",
+            "--attention",
+            "off",
+            "--encoders",
+        ])
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(out.path().join("real")));
+    let pipeline = out
+        .path()
+        .join("real/models/bovia_clearscope_PE.pipeline.json");
     assert!(pipeline.is_file());
-    let (scored, _) = run(apt_llm().arg("score").arg("--model").arg(&pipeline).args(["--context", "bovia/clearscope/PE", "--data"]).arg(&data));
-    assert!(scored.contains("bovia/clearscope/PE: 69 processes (15 distinct)"), "{scored}");
+    let (scored, _) = run(apt_llm()
+        .arg("score")
+        .arg("--model")
+        .arg(&pipeline)
+        .args(["--context", "bovia/clearscope/PE", "--data"])
+        .arg(&data));
+    assert!(
+        scored.contains("bovia/clearscope/PE: 69 processes (15 distinct)"),
+        "{scored}"
+    );
     assert!(scored.contains("processes flagged"));
 }

@@ -57,7 +57,11 @@ pub enum DetectError {
     Empty,
     /// A NaN or infinite input.
     #[error("row {row}, column {column}: non-finite value {value}")]
-    NonFinite { row: usize, column: usize, value: f32 },
+    NonFinite {
+        row: usize,
+        column: usize,
+        value: f32,
+    },
     /// Input width differs from what the model was fitted on.
     #[error("dimension mismatch: model expects {expected} columns, got {found}")]
     DimensionMismatch { expected: usize, found: usize },
@@ -75,7 +79,10 @@ pub enum DetectError {
     Persist { path: PathBuf, reason: String },
     /// The underlying library failed.
     #[error("{library}: {message}")]
-    Backend { library: &'static str, message: String },
+    Backend {
+        library: &'static str,
+        message: String,
+    },
 }
 
 /// Result alias.
@@ -108,7 +115,11 @@ impl<'a> TrainSet<'a> {
         self
     }
     /// Attach a validation set (with optional weights).
-    pub fn with_validation(mut self, x: ArrayView2<'a, f32>, w: Option<ArrayView1<'a, f32>>) -> Self {
+    pub fn with_validation(
+        mut self,
+        x: ArrayView2<'a, f32>,
+        w: Option<ArrayView1<'a, f32>>,
+    ) -> Self {
         self.validation = Some(x);
         self.validation_weights = w;
         self
@@ -149,7 +160,11 @@ fn check_weights(w: Option<ArrayView1<'_, f32>>, rows: usize) -> Result<()> {
                 rows,
             });
         }
-        if let Some((row, &value)) = w.iter().enumerate().find(|(_, v)| !v.is_finite() || **v < 0.0) {
+        if let Some((row, &value)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !v.is_finite() || **v < 0.0)
+        {
             return Err(DetectError::BadWeight { row, value });
         }
     }
@@ -234,7 +249,11 @@ pub struct Threshold {
 impl Threshold {
     /// The weighted `percentile` (0-100) of `scores` (lower interpolation-free: the
     /// smallest score whose cumulative weight reaches the percentile).
-    pub fn from_scores(scores: &[f32], weights: Option<&[f32]>, percentile: f64) -> Result<Threshold> {
+    pub fn from_scores(
+        scores: &[f32],
+        weights: Option<&[f32]>,
+        percentile: f64,
+    ) -> Result<Threshold> {
         if !(0.0..=100.0).contains(&percentile) {
             return Err(DetectError::InvalidParameter {
                 name: "percentile",
@@ -304,18 +323,40 @@ mod tests {
     #[test]
     fn validation_catches_bad_input() {
         let x = array![[1.0f32, f32::NAN]];
-        assert!(matches!(TrainSet::new(x.view()).validate(), Err(DetectError::NonFinite { row: 0, column: 1, .. })));
+        assert!(matches!(
+            TrainSet::new(x.view()).validate(),
+            Err(DetectError::NonFinite {
+                row: 0,
+                column: 1,
+                ..
+            })
+        ));
         let x = array![[1.0f32, 2.0]];
         let w = array![1.0f32, 2.0];
         assert!(matches!(
             TrainSet::new(x.view()).with_weights(w.view()).validate(),
-            Err(DetectError::WeightMismatch { weights: 2, rows: 1 })
+            Err(DetectError::WeightMismatch {
+                weights: 2,
+                rows: 1
+            })
         ));
         let w = array![-1.0f32];
-        assert!(matches!(TrainSet::new(x.view()).with_weights(w.view()).validate(), Err(DetectError::BadWeight { .. })));
+        assert!(matches!(
+            TrainSet::new(x.view()).with_weights(w.view()).validate(),
+            Err(DetectError::BadWeight { .. })
+        ));
         let empty = ndarray::Array2::<f32>::zeros((0, 3));
-        assert!(matches!(TrainSet::new(empty.view()).validate(), Err(DetectError::Empty)));
-        assert!(matches!(check_rows(x.view(), 3), Err(DetectError::DimensionMismatch { expected: 3, found: 2 })));
+        assert!(matches!(
+            TrainSet::new(empty.view()).validate(),
+            Err(DetectError::Empty)
+        ));
+        assert!(matches!(
+            check_rows(x.view(), 3),
+            Err(DetectError::DimensionMismatch {
+                expected: 3,
+                found: 2
+            })
+        ));
         assert!(Threshold::from_scores(&[1.0], None, 101.0).is_err());
     }
 }

@@ -40,9 +40,24 @@ impl Albert {
     pub fn load(ck: &mut Checkpoint, cfg: &EncoderConfig, device: &Device) -> Result<Albert> {
         let e = cfg.embedding_size;
         let h = cfg.hidden_size;
-        let word = ck.matrix("embeddings.word_embeddings.weight", cfg.vocab_size, e, device)?;
-        let position = ck.matrix("embeddings.position_embeddings.weight", cfg.max_positions, e, device)?;
-        let token_type = ck.matrix("embeddings.token_type_embeddings.weight", cfg.type_vocab_size.max(1), e, device)?;
+        let word = ck.matrix(
+            "embeddings.word_embeddings.weight",
+            cfg.vocab_size,
+            e,
+            device,
+        )?;
+        let position = ck.matrix(
+            "embeddings.position_embeddings.weight",
+            cfg.max_positions,
+            e,
+            device,
+        )?;
+        let token_type = ck.matrix(
+            "embeddings.token_type_embeddings.weight",
+            cfg.type_vocab_size.max(1),
+            e,
+            device,
+        )?;
         let norm = Norm::load(ck, "embeddings.LayerNorm", e, cfg.layer_norm_eps, device)?;
         let mapping = Dense::load(ck, "encoder.embedding_hidden_mapping_in", e, h, device)?;
         let mut groups = Vec::new();
@@ -77,9 +92,14 @@ impl Albert {
         let e = self.word.dims()[1];
         let pos = self.position.clone().narrow(0, 0, l).reshape([1, l, e]);
         let typ = self.token_type.clone().narrow(0, 0, 1).reshape([1, 1, e]);
-        let x = self.norm.forward(embedding(self.word.clone(), ids) + pos + typ);
+        let x = self
+            .norm
+            .forward(embedding(self.word.clone(), ids) + pos + typ);
         let h = self.mapping.weight.dims()[1];
-        let mut x = self.mapping.forward(x.reshape([b * l, e])).reshape([b, l, h]);
+        let mut x = self
+            .mapping
+            .forward(x.reshape([b * l, e]))
+            .reshape([b, l, h]);
         let per_group = self.layers / self.groups.len();
         for i in 0..self.layers {
             for block in &self.groups[i / per_group] {

@@ -38,9 +38,24 @@ impl Bert {
     /// Load from a checkpoint.
     pub fn load(ck: &mut Checkpoint, cfg: &EncoderConfig, device: &Device) -> Result<Bert> {
         let h = cfg.hidden_size;
-        let word = ck.matrix("embeddings.word_embeddings.weight", cfg.vocab_size, h, device)?;
-        let position = ck.matrix("embeddings.position_embeddings.weight", cfg.max_positions, h, device)?;
-        let token_type = ck.matrix("embeddings.token_type_embeddings.weight", cfg.type_vocab_size.max(1), h, device)?;
+        let word = ck.matrix(
+            "embeddings.word_embeddings.weight",
+            cfg.vocab_size,
+            h,
+            device,
+        )?;
+        let position = ck.matrix(
+            "embeddings.position_embeddings.weight",
+            cfg.max_positions,
+            h,
+            device,
+        )?;
+        let token_type = ck.matrix(
+            "embeddings.token_type_embeddings.weight",
+            cfg.type_vocab_size.max(1),
+            h,
+            device,
+        )?;
         let norm = Norm::load(ck, "embeddings.LayerNorm", h, cfg.layer_norm_eps, device)?;
         let blocks = (0..cfg.layers)
             .map(|i| Block::load(ck, &format!("encoder.layer.{i}."), &NAMES, cfg, device))
@@ -72,9 +87,15 @@ impl Bert {
         let h = self.word.dims()[1];
         // Padding positions get ordinary position ids: their outputs are masked out of
         // attention and pooling, so real tokens see exactly what transformers computes.
-        let pos = self.position.clone().narrow(0, self.position_offset, l).reshape([1, l, h]);
+        let pos = self
+            .position
+            .clone()
+            .narrow(0, self.position_offset, l)
+            .reshape([1, l, h]);
         let typ = self.token_type.clone().narrow(0, 0, 1).reshape([1, 1, h]);
-        let mut x = self.norm.forward(embedding(self.word.clone(), ids) + pos + typ);
+        let mut x = self
+            .norm
+            .forward(embedding(self.word.clone(), ids) + pos + typ);
         for b in &self.blocks {
             x = b.forward(x, pad_mask);
         }

@@ -34,13 +34,19 @@ impl<E: SentenceEncoder> CachedEncoder<E> {
             };
             let mut at = 0;
             while at < bytes.len() {
-                let len_bytes = bytes.get(at..at + 4).ok_or_else(|| corrupt("truncated length"))?;
+                let len_bytes = bytes
+                    .get(at..at + 4)
+                    .ok_or_else(|| corrupt("truncated length"))?;
                 let len = u32::from_le_bytes(len_bytes.try_into().expect("4 bytes")) as usize;
                 at += 4;
-                let s = bytes.get(at..at + len).ok_or_else(|| corrupt("truncated sentence"))?;
+                let s = bytes
+                    .get(at..at + len)
+                    .ok_or_else(|| corrupt("truncated sentence"))?;
                 let s = std::str::from_utf8(s).map_err(|_| corrupt("sentence is not UTF-8"))?;
                 at += len;
-                let v = bytes.get(at..at + 4 * dim).ok_or_else(|| corrupt("truncated vector"))?;
+                let v = bytes
+                    .get(at..at + 4 * dim)
+                    .ok_or_else(|| corrupt("truncated vector"))?;
                 at += 4 * dim;
                 let v: Vec<f32> = v
                     .chunks_exact(4)
@@ -102,7 +108,8 @@ impl<E: SentenceEncoder> SentenceEncoder for CachedEncoder<E> {
                 .append(true)
                 .open(&self.path)
                 .map_err(|e| EmbedError::io(&self.path, e))?;
-            f.write_all(&buf).map_err(|e| EmbedError::io(&self.path, e))?;
+            f.write_all(&buf)
+                .map_err(|e| EmbedError::io(&self.path, e))?;
         }
         let mut out = Array2::zeros((sentences.len(), dim));
         for (r, s) in sentences.iter().enumerate() {

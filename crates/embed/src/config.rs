@@ -187,13 +187,19 @@ impl EncoderConfig {
                 });
             }
         };
-        let pad = v.get("pad_token_id").and_then(Value::as_u64).unwrap_or(match kind {
-            ModelKind::Roberta => 1,
-            _ => 0,
-        }) as u32;
+        let pad = v
+            .get("pad_token_id")
+            .and_then(Value::as_u64)
+            .unwrap_or(match kind {
+                ModelKind::Roberta => 1,
+                _ => 0,
+            }) as u32;
         let cfg = if kind == ModelKind::DistilBert {
             let hidden = get_usize(v, &["dim"], path)?;
-            let act = v.get("activation").and_then(Value::as_str).unwrap_or("gelu");
+            let act = v
+                .get("activation")
+                .and_then(Value::as_str)
+                .unwrap_or("gelu");
             EncoderConfig {
                 kind,
                 hidden_size: hidden,
@@ -212,7 +218,10 @@ impl EncoderConfig {
             }
         } else {
             let hidden = get_usize(v, &["hidden_size"], path)?;
-            let act = v.get("hidden_act").and_then(Value::as_str).unwrap_or("gelu");
+            let act = v
+                .get("hidden_act")
+                .and_then(Value::as_str)
+                .unwrap_or("gelu");
             EncoderConfig {
                 kind,
                 hidden_size: hidden,
@@ -222,7 +231,10 @@ impl EncoderConfig {
                 vocab_size: get_usize(v, &["vocab_size"], path)?,
                 max_positions: get_usize(v, &["max_position_embeddings"], path)?,
                 type_vocab_size: get_usize(v, &["type_vocab_size"], path).unwrap_or(2),
-                layer_norm_eps: v.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-12),
+                layer_norm_eps: v
+                    .get("layer_norm_eps")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(1e-12),
                 activation: activation(act, path)?,
                 embedding_size: if kind == ModelKind::Albert {
                     get_usize(v, &["embedding_size"], path)?
@@ -245,13 +257,16 @@ impl EncoderConfig {
                 reason,
             })
         };
-        if self.heads == 0 || self.hidden_size % self.heads != 0 {
+        if self.heads == 0 || !self.hidden_size.is_multiple_of(self.heads) {
             return bad(format!(
                 "hidden size {} is not a multiple of {} heads",
                 self.hidden_size, self.heads
             ));
         }
-        if self.layers == 0 || self.hidden_groups == 0 || self.layers % self.hidden_groups != 0 {
+        if self.layers == 0
+            || self.hidden_groups == 0
+            || !self.layers.is_multiple_of(self.hidden_groups)
+        {
             return bad(format!(
                 "{} layers cannot be split into {} groups",
                 self.layers, self.hidden_groups

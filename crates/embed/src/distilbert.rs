@@ -34,9 +34,19 @@ impl DistilBert {
     pub fn load(ck: &mut Checkpoint, cfg: &EncoderConfig, device: &Device) -> Result<DistilBert> {
         let h = cfg.hidden_size;
         Ok(DistilBert {
-            word: ck.matrix("embeddings.word_embeddings.weight", cfg.vocab_size, h, device)?,
+            word: ck.matrix(
+                "embeddings.word_embeddings.weight",
+                cfg.vocab_size,
+                h,
+                device,
+            )?,
             // Sinusoidal checkpoints store their (fixed) table here too.
-            position: ck.matrix("embeddings.position_embeddings.weight", cfg.max_positions, h, device)?,
+            position: ck.matrix(
+                "embeddings.position_embeddings.weight",
+                cfg.max_positions,
+                h,
+                device,
+            )?,
             norm: Norm::load(ck, "embeddings.LayerNorm", h, cfg.layer_norm_eps, device)?,
             blocks: (0..cfg.layers)
                 .map(|i| Block::load(ck, &format!("transformer.layer.{i}."), &NAMES, cfg, device))

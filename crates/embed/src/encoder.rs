@@ -109,9 +109,9 @@ pub struct EncodeStats {
 }
 
 enum Network {
-    Bert(Bert),
-    DistilBert(DistilBert),
-    Albert(Albert),
+    Bert(Box<Bert>),
+    DistilBert(Box<DistilBert>),
+    Albert(Box<Albert>),
 }
 
 /// BERT, ALBERT, DistilBERT, RoBERTa or MiniLM, run with burn (CPU: flex; GPU: wgpu with
@@ -155,7 +155,10 @@ fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
 fn fingerprint(config: &Path, weights: &Path) -> Result<String> {
     use std::io::{Read, Seek, SeekFrom};
     let mut h = 0xcbf2_9ce4_8422_2325u64;
-    h = fnv1a(h, &std::fs::read(config).map_err(|e| EmbedError::io(config, e))?);
+    h = fnv1a(
+        h,
+        &std::fs::read(config).map_err(|e| EmbedError::io(config, e))?,
+    );
     let mut f = std::fs::File::open(weights).map_err(|e| EmbedError::io(weights, e))?;
     let len = f.metadata().map_err(|e| EmbedError::io(weights, e))?.len();
     h = fnv1a(h, &len.to_le_bytes());
@@ -163,7 +166,8 @@ fn fingerprint(config: &Path, weights: &Path) -> Result<String> {
     let n = f.read(&mut buf).map_err(|e| EmbedError::io(weights, e))?;
     h = fnv1a(h, &buf[..n]);
     if len > buf.len() as u64 {
-        f.seek(SeekFrom::End(-(buf.len() as i64))).map_err(|e| EmbedError::io(weights, e))?;
+        f.seek(SeekFrom::End(-(buf.len() as i64)))
+            .map_err(|e| EmbedError::io(weights, e))?;
         let n = f.read(&mut buf).map_err(|e| EmbedError::io(weights, e))?;
         h = fnv1a(h, &buf[..n]);
     }
@@ -252,12 +256,25 @@ impl TransformerEncoder {
             }
         });
         let device = options.device.clone().unwrap_or_else(cpu_device);
-        let prefixes = vec!["bert.", "roberta.", "albert.", "distilbert.", "model.", "transformer."];
+        let prefixes = vec![
+            "bert.",
+            "roberta.",
+            "albert.",
+            "distilbert.",
+            "model.",
+            "transformer.",
+        ];
         let mut ck = Checkpoint::from_safetensors(&weights, prefixes)?;
         let network = match config.kind {
-            ModelKind::Bert | ModelKind::MiniLm | ModelKind::Roberta => Network::Bert(Bert::load(&mut ck, &config, &device)?),
-            ModelKind::DistilBert => Network::DistilBert(DistilBert::load(&mut ck, &config, &device)?),
-            ModelKind::Albert => Network::Albert(Albert::load(&mut ck, &config, &device)?),
+            ModelKind::Bert | ModelKind::MiniLm | ModelKind::Roberta => {
+                Network::Bert(Box::new(Bert::load(&mut ck, &config, &device)?))
+            }
+            ModelKind::DistilBert => {
+                Network::DistilBert(Box::new(DistilBert::load(&mut ck, &config, &device)?))
+            }
+            ModelKind::Albert => {
+                Network::Albert(Box::new(Albert::load(&mut ck, &config, &device)?))
+            }
         };
         let tokenizer = TextTokenizer::from_dir(dir, config.kind)?;
         let (st_pool, st_norm, st_len) = sentence_transformers_settings(dir);
@@ -276,7 +293,10 @@ impl TransformerEncoder {
             name,
             kind,
             dim: config.hidden_size,
-            pooling: options.pooling.or(st_pool).unwrap_or(kind.default_pooling()),
+            pooling: options
+                .pooling
+                .or(st_pool)
+                .unwrap_or(kind.default_pooling()),
             normalize: options.normalize.or(st_norm).unwrap_or(false),
             max_tokens,
             long_input: options.long_input,
@@ -333,7 +353,8 @@ impl TransformerEncoder {
             }
         }
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, l]), &self.device);
-        let mask = Tensor::<4, Bool>::from_data(TensorData::new(pad_mask, [b, 1, 1, l]), &self.device);
+        let mask =
+            Tensor::<4, Bool>::from_data(TensorData::new(pad_mask, [b, 1, 1, l]), &self.device);
         let keep = Tensor::<3>::from_data(TensorData::new(keep, [b, l, 1]), &self.device);
         (ids, mask, keep, l)
     }

@@ -38,7 +38,13 @@ pub struct Block {
 
 impl Block {
     /// Load a block whose tensors sit under `prefix` with the given names.
-    pub fn load(ck: &mut Checkpoint, prefix: &str, n: &BlockNames<'_>, cfg: &EncoderConfig, device: &Device) -> Result<Block> {
+    pub fn load(
+        ck: &mut Checkpoint,
+        prefix: &str,
+        n: &BlockNames<'_>,
+        cfg: &EncoderConfig,
+        device: &Device,
+    ) -> Result<Block> {
         let h = cfg.hidden_size;
         let i = cfg.intermediate_size;
         let p = |s: &str| format!("{prefix}{s}");
@@ -65,7 +71,14 @@ impl Block {
         let q = split(self.query.forward(flat.clone()));
         let k = split(self.key.forward(flat.clone()));
         let v = split(self.value.forward(flat.clone()));
-        let ctx = attention(q, k, v, Some(pad_mask.clone()), None, AttentionModuleOptions::default());
+        let ctx = attention(
+            q,
+            k,
+            v,
+            Some(pad_mask.clone()),
+            None,
+            AttentionModuleOptions::default(),
+        );
         let ctx = ctx.swap_dims(1, 2).reshape([b * l, h]);
         let attn = self.attn_norm.forward(self.attn_out.forward(ctx) + flat);
         let inner = self.ffn_in.forward(attn.clone());

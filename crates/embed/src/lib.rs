@@ -34,12 +34,12 @@ mod weights;
 
 pub use cache::CachedEncoder;
 pub use config::{Activation, EncoderConfig, ModelKind, Pooling};
+#[cfg(feature = "wgpu")]
+pub use encoder::gpu_device;
 pub use encoder::{
     EncodeStats, EncoderOptions, LongInput, ModelIdentity, SentenceEncoder, TransformerEncoder,
     cpu_device,
 };
-#[cfg(feature = "wgpu")]
-pub use encoder::gpu_device;
 pub use error::{EmbedError, Result};
 pub use resolve::{cache_dir, resolve_model};
 pub use tokenizer::TextTokenizer;

@@ -22,7 +22,9 @@ fn hf_cache_snapshot(repo: &str) -> Option<PathBuf> {
     let hub = std::env::var_os("HF_HUB_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub")))?;
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
+        })?;
     let dir = hub.join(format!("models--{}", repo.replace('/', "--")));
     // Prefer the revision `refs/main` points at, else any complete snapshot.
     if let Ok(rev) = std::fs::read_to_string(dir.join("refs/main")) {

@@ -27,7 +27,8 @@ impl TextTokenizer {
     pub fn from_dir(dir: &Path, kind: ModelKind) -> Result<TextTokenizer> {
         let json = dir.join("tokenizer.json");
         let mut inner = if json.is_file() {
-            Tokenizer::from_file(&json).map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", json.display())))?
+            Tokenizer::from_file(&json)
+                .map_err(|e| EmbedError::Tokenizer(format!("{}: {e}", json.display())))?
         } else if dir.join("vocab.txt").is_file() && kind != ModelKind::Roberta {
             wordpiece(dir)?
         } else if dir.join("vocab.json").is_file() && dir.join("merges.txt").is_file() {
@@ -91,7 +92,10 @@ fn wordpiece(dir: &Path) -> Result<Tokenizer> {
     t.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase(dir))))
         .map_err(tok_err)?;
     t.with_pre_tokenizer(Some(BertPreTokenizer));
-    t.with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))));
+    t.with_post_processor(Some(BertProcessing::new(
+        ("[SEP]".into(), sep),
+        ("[CLS]".into(), cls),
+    )));
     Ok(t)
 }
 
@@ -113,6 +117,9 @@ fn byte_bpe(dir: &Path) -> Result<Tokenizer> {
     let (sep, cls) = (id("</s>")?, id("<s>")?);
     t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
     t.with_decoder(Some(ByteLevel::default()));
-    t.with_post_processor(Some(RobertaProcessing::new(("</s>".into(), sep), ("<s>".into(), cls))));
+    t.with_post_processor(Some(RobertaProcessing::new(
+        ("</s>".into(), sep),
+        ("<s>".into(), cls),
+    )));
     Ok(t)
 }

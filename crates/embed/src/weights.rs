@@ -57,7 +57,9 @@ impl Checkpoint {
 
     /// Does any key (with or without a known prefix) exist?
     pub fn contains(&self, name: &str) -> bool {
-        self.candidates(name).iter().any(|k| self.tensors.contains_key(k))
+        self.candidates(name)
+            .iter()
+            .any(|k| self.tensors.contains_key(k))
     }
 
     fn candidates(&self, name: &str) -> Vec<String> {
@@ -109,13 +111,25 @@ impl Checkpoint {
     }
 
     /// A 2-D tensor as stored.
-    pub fn matrix(&mut self, name: &str, rows: usize, cols: usize, device: &Device) -> Result<Tensor<2>> {
+    pub fn matrix(
+        &mut self,
+        name: &str,
+        rows: usize,
+        cols: usize,
+        device: &Device,
+    ) -> Result<Tensor<2>> {
         let v = self.take(name, &[rows, cols])?;
         Ok(Tensor::from_data(TensorData::new(v, [rows, cols]), device))
     }
 
     /// A PyTorch `nn.Linear` weight `[out, in]`, transposed on the host to `[in, out]`.
-    pub fn linear_weight(&mut self, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Tensor<2>> {
+    pub fn linear_weight(
+        &mut self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        device: &Device,
+    ) -> Result<Tensor<2>> {
         let v = self.take(name, &[d_out, d_in])?;
         let mut t = vec![0f32; v.len()];
         for o in 0..d_out {
@@ -138,7 +152,13 @@ pub struct Dense {
 
 impl Dense {
     /// Load `{prefix}.weight` and `{prefix}.bias`.
-    pub fn load(ck: &mut Checkpoint, prefix: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Dense> {
+    pub fn load(
+        ck: &mut Checkpoint,
+        prefix: &str,
+        d_in: usize,
+        d_out: usize,
+        device: &Device,
+    ) -> Result<Dense> {
         Ok(Dense {
             weight: ck.linear_weight(&format!("{prefix}.weight"), d_in, d_out, device)?,
             bias: ck.vector(&format!("{prefix}.bias"), d_out, device)?,
@@ -160,7 +180,13 @@ pub struct Norm {
 
 impl Norm {
     /// Load `{prefix}.weight` / `{prefix}.bias` (or `.gamma` / `.beta`).
-    pub fn load(ck: &mut Checkpoint, prefix: &str, dim: usize, eps: f64, device: &Device) -> Result<Norm> {
+    pub fn load(
+        ck: &mut Checkpoint,
+        prefix: &str,
+        dim: usize,
+        eps: f64,
+        device: &Device,
+    ) -> Result<Norm> {
         Ok(Norm {
             gamma: ck.vector(&format!("{prefix}.weight"), dim, device)?,
             beta: ck.vector(&format!("{prefix}.bias"), dim, device)?,

@@ -37,27 +37,57 @@ fn golden(dir: &Path) -> Value {
 }
 
 fn check_tiny(name: &str, kind: ModelKind) {
-    let Some(root) = apt_llm_testkit::model_fixtures() else { return };
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
     let dir = root.join(name);
     let g = golden(&dir);
-    let opts = |pooling| EncoderOptions { pooling: Some(pooling), normalize: Some(false), ..Default::default() };
+    let opts = |pooling| EncoderOptions {
+        pooling: Some(pooling),
+        normalize: Some(false),
+        ..Default::default()
+    };
     let mean = TransformerEncoder::from_dir(&dir, opts(Pooling::Mean)).unwrap();
     let cls = TransformerEncoder::from_dir(&dir, opts(Pooling::Cls)).unwrap();
     assert_eq!(mean.identity().kind, kind);
-    let texts: Vec<&str> = g["single"].as_array().unwrap().iter().map(|s| s["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = g["single"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
     for s in g["single"].as_array().unwrap() {
         let text = s["text"].as_str().unwrap();
         let ids = mean.tokenize(&[text]).unwrap().remove(0);
-        let want_ids: Vec<u32> = s["input_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let want_ids: Vec<u32> = s["input_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         assert_eq!(ids, want_ids, "{name} token ids of {text:?}");
         let (hidden, pooler) = mean.hidden_states(&ids).unwrap();
-        assert_close(hidden.as_slice().unwrap(), &floats(&s["last_hidden_state"]), &format!("{name} hidden {text:?}"));
+        assert_close(
+            hidden.as_slice().unwrap(),
+            &floats(&s["last_hidden_state"]),
+            &format!("{name} hidden {text:?}"),
+        );
         let m = mean.encode(&[text]).unwrap();
-        assert_close(m.as_slice().unwrap(), &floats(&s["mean_pooled"]), &format!("{name} mean {text:?}"));
+        assert_close(
+            m.as_slice().unwrap(),
+            &floats(&s["mean_pooled"]),
+            &format!("{name} mean {text:?}"),
+        );
         let c = cls.encode(&[text]).unwrap();
-        assert_close(c.as_slice().unwrap(), &floats(&s["cls"]), &format!("{name} cls {text:?}"));
+        assert_close(
+            c.as_slice().unwrap(),
+            &floats(&s["cls"]),
+            &format!("{name} cls {text:?}"),
+        );
         match (s.get("pooler_output"), pooler) {
-            (Some(p), Some(got)) => assert_close(&got, &floats(p), &format!("{name} pooler {text:?}")),
+            (Some(p), Some(got)) => {
+                assert_close(&got, &floats(p), &format!("{name} pooler {text:?}"))
+            }
             (None, _) => {}
             (Some(_), None) => panic!("{name}: golden has a pooler output, model has no pooler"),
         }
@@ -65,12 +95,20 @@ fn check_tiny(name: &str, kind: ModelKind) {
     // The padded batch: every sentence at once, mean-pooled over real tokens.
     let b = &g["batched_padded"];
     let batch_texts: Vec<&str> = if let Some(t) = b.get("texts") {
-        t.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect()
+        t.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
     } else {
         texts.clone()
     };
     let all = mean.encode(&batch_texts).unwrap();
-    assert_close(all.as_slice().unwrap(), &floats(&b["masked_mean_pooled"]), &format!("{name} padded batch"));
+    assert_close(
+        all.as_slice().unwrap(),
+        &floats(&b["masked_mean_pooled"]),
+        &format!("{name} padded batch"),
+    );
 }
 
 #[test]
@@ -95,34 +133,82 @@ fn tiny_albert() {
 
 #[test]
 fn real_minilm_matches_sentence_transformers() {
-    let Some(fixtures) = apt_llm_testkit::model_fixtures() else { return };
-    let Some(dir) = apt_llm_testkit::minilm_dir() else { return };
-    let g: Value = serde_json::from_str(&std::fs::read_to_string(fixtures.join("all-minilm-l6-v2.golden.json")).unwrap()).unwrap();
+    let Some(fixtures) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
+    let Some(dir) = apt_llm_testkit::minilm_dir() else {
+        return;
+    };
+    let g: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("all-minilm-l6-v2.golden.json")).unwrap(),
+    )
+    .unwrap();
     let enc = TransformerEncoder::from_dir(&dir, EncoderOptions::default()).unwrap();
     let id = enc.identity();
-    assert_eq!((id.kind, id.dim, id.pooling, id.normalize, id.max_tokens), (ModelKind::MiniLm, 384, Pooling::Mean, true, 256));
-    let sentences: Vec<&str> = g["sentences"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(
+        (id.kind, id.dim, id.pooling, id.normalize, id.max_tokens),
+        (ModelKind::MiniLm, 384, Pooling::Mean, true, 256)
+    );
+    let sentences: Vec<&str> = g["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     let want = g["embeddings"].as_array().unwrap();
     for (i, s) in sentences.iter().enumerate() {
         let ids = enc.tokenize(&[s]).unwrap().remove(0);
-        let want_ids: Vec<u32> = g["input_ids"][i].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let want_ids: Vec<u32> = g["input_ids"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         assert_eq!(ids, want_ids, "ids of {s:?}");
         let one = enc.encode(&[s]).unwrap();
-        assert_close(one.as_slice().unwrap(), &floats(&want[i]), &format!("MiniLM {s:?}"));
+        assert_close(
+            one.as_slice().unwrap(),
+            &floats(&want[i]),
+            &format!("MiniLM {s:?}"),
+        );
         let (hidden, _) = enc.hidden_states(&ids).unwrap();
-        assert_close(&hidden.row(0).to_vec()[..8], &floats(&g["cls_last_hidden_state_first8"][i]), &format!("MiniLM CLS {s:?}"));
+        assert_close(
+            &hidden.row(0).to_vec()[..8],
+            &floats(&g["cls_last_hidden_state_first8"][i]),
+            &format!("MiniLM CLS {s:?}"),
+        );
     }
     // All six in one padded batch: padding must not change any embedding.
     let all = enc.encode(&sentences).unwrap();
-    assert_close(all.as_slice().unwrap(), &floats(&g["embeddings"]), "MiniLM batch");
+    assert_close(
+        all.as_slice().unwrap(),
+        &floats(&g["embeddings"]),
+        "MiniLM batch",
+    );
 }
 
 #[test]
 fn embeddings_do_not_depend_on_batch_company_or_size() {
-    let Some(root) = apt_llm_testkit::model_fixtures() else { return };
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
     let dir = root.join("tiny-bert");
-    let small = TransformerEncoder::from_dir(&dir, EncoderOptions { batch_size: Some(1), ..Default::default() }).unwrap();
-    let big = TransformerEncoder::from_dir(&dir, EncoderOptions { batch_size: Some(64), ..Default::default() }).unwrap();
+    let small = TransformerEncoder::from_dir(
+        &dir,
+        EncoderOptions {
+            batch_size: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let big = TransformerEncoder::from_dir(
+        &dir,
+        EncoderOptions {
+            batch_size: Some(64),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let target = "The process has event read from a file and event send network data.";
     let crowd = [
         "x",
@@ -133,26 +219,52 @@ fn embeddings_do_not_depend_on_batch_company_or_size() {
     let alone = small.encode(&[target]).unwrap();
     let with_others = big.encode(&crowd).unwrap();
     for r in [1, 3] {
-        assert_close(with_others.row(r).as_slice().unwrap(), alone.row(0).as_slice().unwrap(), "batch invariance");
+        assert_close(
+            with_others.row(r).as_slice().unwrap(),
+            alone.row(0).as_slice().unwrap(),
+            "batch invariance",
+        );
     }
 }
 
 #[test]
 fn long_inputs_are_truncated_and_counted_or_windowed() {
-    let Some(root) = apt_llm_testkit::model_fixtures() else { return };
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
     let dir = root.join("tiny-bert");
-    let long: String = (0..200).map(|i| format!("network activity 10.0.{}.{} and ", i / 250, i % 250)).collect();
-    let trunc = TransformerEncoder::from_dir(&dir, EncoderOptions { max_tokens: Some(64), ..Default::default() }).unwrap();
+    let long: String = (0..200)
+        .map(|i| format!("network activity 10.0.{}.{} and ", i / 250, i % 250))
+        .collect();
+    let trunc = TransformerEncoder::from_dir(
+        &dir,
+        EncoderOptions {
+            max_tokens: Some(64),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let (v, stats) = trunc.encode_with_stats(&[long.as_str(), "x"]).unwrap();
     assert_eq!(stats.truncated, 1);
     assert!(stats.tokens_cut > 1000, "{stats:?}");
     assert_eq!(v.nrows(), 2);
-    let win = TransformerEncoder::from_dir(&dir, EncoderOptions { max_tokens: Some(64), long_input: LongInput::Windows, ..Default::default() }).unwrap();
+    let win = TransformerEncoder::from_dir(
+        &dir,
+        EncoderOptions {
+            max_tokens: Some(64),
+            long_input: LongInput::Windows,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let (w, stats) = win.encode_with_stats(&[long.as_str()]).unwrap();
     assert_eq!(stats.tokens_cut, 0);
     assert!(stats.tokens > 1000);
     assert!(w.iter().all(|x| x.is_finite()));
-    assert!((&w - &v.row(0)).iter().any(|d| d.abs() > 1e-3), "windows see past the cut");
+    assert!(
+        (&w - &v.row(0)).iter().any(|d| d.abs() > 1e-3),
+        "windows see past the cut"
+    );
 }
 
 #[test]
@@ -165,31 +277,57 @@ fn bad_model_directories_are_errors() {
     std::fs::write(tmp.join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
     let e = TransformerEncoder::from_dir(&tmp, EncoderOptions::default()).unwrap_err();
     assert!(matches!(e, EmbedError::UnknownModelType { .. }), "{e}");
-    let Some(root) = apt_llm_testkit::model_fixtures() else { return };
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
     // A config whose width disagrees with the weights.
     let cfg = std::fs::read_to_string(root.join("tiny-bert/config.json")).unwrap();
-    std::fs::write(tmp.join("config.json"), cfg.replace("\"intermediate_size\": 37", "\"intermediate_size\": 38")).unwrap();
-    std::fs::copy(root.join("tiny-bert/model.safetensors"), tmp.join("model.safetensors")).unwrap();
-    std::fs::copy(root.join("tiny-bert/tokenizer.json"), tmp.join("tokenizer.json")).unwrap();
+    std::fs::write(
+        tmp.join("config.json"),
+        cfg.replace("\"intermediate_size\": 37", "\"intermediate_size\": 38"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("tiny-bert/model.safetensors"),
+        tmp.join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("tiny-bert/tokenizer.json"),
+        tmp.join("tokenizer.json"),
+    )
+    .unwrap();
     let e = TransformerEncoder::from_dir(&tmp, EncoderOptions::default()).unwrap_err();
     assert!(matches!(e, EmbedError::ShapeMismatch { .. }), "{e}");
     assert!(e.to_string().contains("intermediate.dense.weight"), "{e}");
     // An empty sentence.
-    let ok = TransformerEncoder::from_dir(root.join("tiny-bert"), EncoderOptions::default()).unwrap();
-    assert!(matches!(ok.encode(&["fine", "  "]), Err(EmbedError::EmptySentence { index: 1 })));
+    let ok =
+        TransformerEncoder::from_dir(root.join("tiny-bert"), EncoderOptions::default()).unwrap();
+    assert!(matches!(
+        ok.encode(&["fine", "  "]),
+        Err(EmbedError::EmptySentence { index: 1 })
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
 #[test]
 fn tokenizer_falls_back_to_vocab_txt() {
-    let Some(root) = apt_llm_testkit::model_fixtures() else { return };
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
     let tmp = std::env::temp_dir().join(format!("apt-llm-embed-vocab-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    for f in ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"] {
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "vocab.txt",
+        "tokenizer_config.json",
+    ] {
         std::fs::copy(root.join("tiny-bert").join(f), tmp.join(f)).unwrap();
     }
     let a = TransformerEncoder::from_dir(&tmp, EncoderOptions::default()).unwrap();
-    let b = TransformerEncoder::from_dir(root.join("tiny-bert"), EncoderOptions::default()).unwrap();
+    let b =
+        TransformerEncoder::from_dir(root.join("tiny-bert"), EncoderOptions::default()).unwrap();
     let s = "process cmd.exe created file C:\\Windows\\Temp\\a.dll";
     assert_eq!(a.tokenize(&[s]).unwrap(), b.tokenize(&[s]).unwrap());
     let _ = std::fs::remove_dir_all(&tmp);

@@ -14,7 +14,9 @@ fn bench(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("metrics");
     g.sample_size(10);
-    g.bench_function("roc_auc_1e6", |b| b.iter(|| roc_auc(&scores, &labels).unwrap()));
+    g.bench_function("roc_auc_1e6", |b| {
+        b.iter(|| roc_auc(&scores, &labels).unwrap())
+    });
     g.bench_function("average_precision_1e6", |b| {
         b.iter(|| average_precision(&scores, &labels, None).unwrap())
     });

@@ -44,7 +44,10 @@ pub enum MetricsError {
 pub type Result<T> = std::result::Result<T, MetricsError>;
 
 /// Per distinct score, descending: (score, attack weight, normal weight).
-fn grouped(scores: &[f32], labels: &[bool], weights: Option<&[f32]>) -> Result<(Vec<(f32, f64, f64)>, f64, f64)> {
+type Groups = Vec<(f32, f64, f64)>;
+
+/// Group samples by distinct score (descending), with the total attack and normal weights.
+fn grouped(scores: &[f32], labels: &[bool], weights: Option<&[f32]>) -> Result<(Groups, f64, f64)> {
     let n = scores.len();
     let wn = weights.map_or(n, <[f32]>::len);
     if labels.len() != n || wn != n {
@@ -74,7 +77,7 @@ fn grouped(scores: &[f32], labels: &[bool], weights: Option<&[f32]>) -> Result<(
     }
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut groups: Vec<(f32, f64, f64)> = Vec::new();
+    let mut groups: Groups = Vec::new();
     let (mut pos, mut neg) = (0.0f64, 0.0f64);
     for i in idx {
         let w = weights.map_or(1.0, |w| w[i] as f64);
@@ -177,7 +180,8 @@ impl PrCurve {
         for (s, p, q) in groups {
             tp += p;
             fp += q;
-            c.precision.push(if tp + fp > 0.0 { tp / (tp + fp) } else { 1.0 });
+            c.precision
+                .push(if tp + fp > 0.0 { tp / (tp + fp) } else { 1.0 });
             c.recall.push(tp / pos);
             c.thresholds.push(s);
         }
@@ -311,7 +315,13 @@ pub fn tie_ceiling(groups: &[usize], labels: &[bool], weights: Option<&[f32]>) -
     }
     let share: Vec<f32> = groups
         .iter()
-        .map(|&g| if tot[g] > 0.0 { (pos[g] / tot[g]) as f32 } else { 0.0 })
+        .map(|&g| {
+            if tot[g] > 0.0 {
+                (pos[g] / tot[g]) as f32
+            } else {
+                0.0
+            }
+        })
         .collect();
     roc_auc_weighted(&share, labels, weights)
 }

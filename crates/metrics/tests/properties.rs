@@ -6,10 +6,18 @@ fn brute_auc(scores: &[f32], labels: &[bool]) -> f64 {
     let mut u = 0.0;
     let (mut p, mut n) = (0.0, 0.0);
     for (i, &li) in labels.iter().enumerate() {
-        if li { p += 1.0 } else { n += 1.0 }
+        if li {
+            p += 1.0
+        } else {
+            n += 1.0
+        }
         for (j, &lj) in labels.iter().enumerate() {
             if li && !lj {
-                if scores[i] > scores[j] { u += 1.0 } else if scores[i] == scores[j] { u += 0.5 }
+                if scores[i] > scores[j] {
+                    u += 1.0
+                } else if scores[i] == scores[j] {
+                    u += 0.5
+                }
             }
         }
     }
@@ -70,10 +78,17 @@ fn known_values() {
     let l = [false, false, true, true];
     // scikit-learn: roc_auc_score = 0.75, average_precision_score = 0.8333...
     assert_relative_eq!(roc_auc(&s, &l).unwrap(), 0.75);
-    assert_relative_eq!(average_precision(&s, &l, None).unwrap(), 0.833_333_333, epsilon = 1e-8);
+    assert_relative_eq!(
+        average_precision(&s, &l, None).unwrap(),
+        0.833_333_333,
+        epsilon = 1e-8
+    );
     // Ranks: 0.8 (attack) 1st, 0.4 2nd, 0.35 (attack) 3rd.
     let ideal = 1.0 + 1.0 / 3f64.log2();
-    assert_relative_eq!(ndcg(&s, &l, None).unwrap(), (1.0 + 1.0 / 4f64.log2()) / ideal);
+    assert_relative_eq!(
+        ndcg(&s, &l, None).unwrap(),
+        (1.0 + 1.0 / 4f64.log2()) / ideal
+    );
     let t = at_threshold(&s, &l, None, 0.3).unwrap();
     assert_eq!((t.true_positives, t.false_positives), (2.0, 1.0));
     assert_relative_eq!(t.f1, 0.8);
@@ -92,9 +107,18 @@ fn negative_scores_are_kept() {
 
 #[test]
 fn bad_inputs_are_errors() {
-    assert!(matches!(roc_auc(&[0.1, 0.2], &[true, true]), Err(MetricsError::SingleClass { .. })));
-    assert!(matches!(roc_auc(&[0.1], &[true, false]), Err(MetricsError::LengthMismatch { .. })));
-    assert!(matches!(roc_auc(&[f32::NAN, 0.2], &[true, false]), Err(MetricsError::InvalidValue { index: 0, .. })));
+    assert!(matches!(
+        roc_auc(&[0.1, 0.2], &[true, true]),
+        Err(MetricsError::SingleClass { .. })
+    ));
+    assert!(matches!(
+        roc_auc(&[0.1], &[true, false]),
+        Err(MetricsError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        roc_auc(&[f32::NAN, 0.2], &[true, false]),
+        Err(MetricsError::InvalidValue { index: 0, .. })
+    ));
     assert!(matches!(
         roc_auc_weighted(&[0.1, 0.2], &[true, false], Some(&[1.0, -1.0])),
         Err(MetricsError::InvalidValue { index: 1, .. })
@@ -107,6 +131,9 @@ fn perfect_and_inverted_rankings() {
     assert_eq!(roc_auc(&[5.0, 4.0, 3.0, 2.0, 1.0], &l).unwrap(), 1.0);
     assert_eq!(roc_auc(&[1.0, 2.0, 3.0, 4.0, 5.0], &l).unwrap(), 0.0);
     assert_eq!(ndcg(&[5.0, 4.0, 3.0, 2.0, 1.0], &l, None).unwrap(), 1.0);
-    assert_eq!(average_precision(&[5.0, 4.0, 3.0, 2.0, 1.0], &l, None).unwrap(), 1.0);
+    assert_eq!(
+        average_precision(&[5.0, 4.0, 3.0, 2.0, 1.0], &l, None).unwrap(),
+        1.0
+    );
     assert_eq!(roc_auc(&[1.0; 5], &l).unwrap(), 0.5);
 }

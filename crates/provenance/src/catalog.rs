@@ -53,7 +53,12 @@ impl Folder {
     /// Can ProcessAll be built here from base aspects although no file holds it?
     pub fn can_derive_all(&self) -> bool {
         !self.contexts.contains_key(&Aspect::ProcessAll)
-            && self.contexts.keys().filter(|a| **a != Aspect::ProcessAll).count() >= 2
+            && self
+                .contexts
+                .keys()
+                .filter(|a| **a != Aspect::ProcessAll)
+                .count()
+                >= 2
     }
 }
 
@@ -213,10 +218,17 @@ impl Catalog {
     fn folder(&self, id: &ContextId) -> Result<&Folder> {
         self.folders
             .iter()
-            .find(|f| f.scenario == id.scenario && f.performer == id.performer && f.variant == id.variant)
+            .find(|f| {
+                f.scenario == id.scenario && f.performer == id.performer && f.variant == id.variant
+            })
             .ok_or_else(|| ProvenanceError::UnknownContext {
                 name: id.to_string(),
-                reason: format!("no folder {}/{} under {}", id.scenario, id.performer_dir(), self.root.display()),
+                reason: format!(
+                    "no folder {}/{} under {}",
+                    id.scenario,
+                    id.performer_dir(),
+                    self.root.display()
+                ),
             })
     }
 

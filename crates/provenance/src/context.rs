@@ -40,8 +40,14 @@ impl Context {
         self.records.is_empty()
     }
     /// Names of a record's attributes, in column order.
-    pub fn attribute_names<'a>(&'a self, record: &'a ProcessRecord) -> impl Iterator<Item = &'a str> {
-        record.attributes.iter().map(|&i| self.attributes[i as usize].as_str())
+    pub fn attribute_names<'a>(
+        &'a self,
+        record: &'a ProcessRecord,
+    ) -> impl Iterator<Item = &'a str> {
+        record
+            .attributes
+            .iter()
+            .map(|&i| self.attributes[i as usize].as_str())
     }
     /// A map from process id to row index.
     pub fn index_by_id(&self) -> HashMap<&str, usize> {
@@ -88,10 +94,9 @@ impl Context {
         let csv_err = |e: csv::Error| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
             match e.kind() {
-                csv::ErrorKind::Io(_) => ProvenanceError::io(
-                    path,
-                    std::io::Error::other(e.to_string()),
-                ),
+                csv::ErrorKind::Io(_) => {
+                    ProvenanceError::io(path, std::io::Error::other(e.to_string()))
+                }
                 _ => ProvenanceError::parse(path, line, ParseIssue::Csv(e.to_string())),
             }
         };
@@ -105,7 +110,11 @@ impl Context {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         if header.len() == 1 && header[0].trim().is_empty() {
-            return Err(ProvenanceError::parse(path, header_line, ParseIssue::EmptyFile));
+            return Err(ProvenanceError::parse(
+                path,
+                header_line,
+                ParseIssue::EmptyFile,
+            ));
         }
         let id_col = header[0].trim().trim_start_matches('\u{feff}');
         if !(id_col.is_empty()
@@ -180,7 +189,11 @@ impl Context {
             });
         }
         if records.is_empty() {
-            return Err(ProvenanceError::parse(path, header_line, ParseIssue::HeaderOnly));
+            return Err(ProvenanceError::parse(
+                path,
+                header_line,
+                ParseIssue::HeaderOnly,
+            ));
         }
         Ok(Context {
             aspect,
@@ -219,7 +232,9 @@ impl Context {
                     records.len() - 1
                 });
                 // Aspects are visited in prefix order, so appending keeps indices sorted.
-                records[row].attributes.extend(r.attributes.iter().map(|a| a + off));
+                records[row]
+                    .attributes
+                    .extend(r.attributes.iter().map(|a| a + off));
             }
         }
         Context {

@@ -39,7 +39,10 @@ impl fmt::Display for ParseIssue {
                 "unknown layout: first column is {h:?}, expected \"Object_ID\", \"UUID\" or empty"
             ),
             ParseIssue::UnknownGroundTruthHeader(h) => {
-                write!(f, "unknown ground-truth layout: header {h:?}, expected \"uuid,label\"")
+                write!(
+                    f,
+                    "unknown ground-truth layout: header {h:?}, expected \"uuid,label\""
+                )
             }
             ParseIssue::RaggedRow { expected, found } => {
                 write!(f, "ragged row: {found} cells, header has {expected}")
@@ -48,7 +51,10 @@ impl fmt::Display for ParseIssue {
                 write!(f, "cell {value:?} in column {column:?} is not 0 or 1")
             }
             ParseIssue::DuplicateId { id, first_line } => {
-                write!(f, "duplicate process id {id:?} (first seen on line {first_line})")
+                write!(
+                    f,
+                    "duplicate process id {id:?} (first seen on line {first_line})"
+                )
             }
             ParseIssue::EmptyId => write!(f, "empty process id"),
             ParseIssue::Csv(m) => write!(f, "malformed CSV: {m}"),
@@ -87,7 +93,9 @@ pub enum ProvenanceError {
     #[error("context {name:?}: {reason}")]
     UnknownContext { name: String, reason: String },
     /// A test set holding one class only: no ROC curve can be drawn from it.
-    #[error("{context}: test set holds a single class ({normals} normal, {attacks} attack processes)")]
+    #[error(
+        "{context}: test set holds a single class ({normals} normal, {attacks} attack processes)"
+    )]
     SingleClass {
         context: String,
         normals: usize,

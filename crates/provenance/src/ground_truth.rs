@@ -62,7 +62,10 @@ impl GroundTruth {
             return Err(ProvenanceError::parse(path, 1, ParseIssue::EmptyFile));
         }
         let header: Vec<String> = rec.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
-        if header.len() != 2 || header[0].trim_start_matches('\u{feff}') != "uuid" || header[1] != "label" {
+        if header.len() != 2
+            || header[0].trim_start_matches('\u{feff}') != "uuid"
+            || header[1] != "label"
+        {
             return Err(ProvenanceError::parse(
                 path,
                 1,
@@ -111,7 +114,11 @@ impl GroundTruth {
 
     /// Label every record of a context.
     pub fn label(&self, context: &Context) -> Labels {
-        let flags: Vec<bool> = context.records.iter().map(|r| self.is_attack(&r.id)).collect();
+        let flags: Vec<bool> = context
+            .records
+            .iter()
+            .map(|r| self.is_attack(&r.id))
+            .collect();
         let present = flags.iter().filter(|&&f| f).count();
         Labels {
             missing_attacks: self.attacks.len() - present,

@@ -17,13 +17,38 @@ use serde::{Deserialize, Serialize};
 
 /// CDM event types, as they head ProcessEvent columns.
 pub const CDM_EVENTS: &[&str] = &[
-    "EVENT_ACCEPT", "EVENT_BIND", "EVENT_CHANGE_PRINCIPAL", "EVENT_CHECK_FILE_ATTRIBUTES",
-    "EVENT_CLONE", "EVENT_CLOSE", "EVENT_CONNECT", "EVENT_CREATE_OBJECT", "EVENT_EXECUTE",
-    "EVENT_EXIT", "EVENT_FCNTL", "EVENT_FORK", "EVENT_LINK", "EVENT_LOADLIBRARY", "EVENT_LSEEK",
-    "EVENT_MMAP", "EVENT_MODIFY_FILE_ATTRIBUTES", "EVENT_MODIFY_PROCESS", "EVENT_MPROTECT",
-    "EVENT_OPEN", "EVENT_OTHER", "EVENT_READ", "EVENT_RECVFROM", "EVENT_RECVMSG", "EVENT_RENAME",
-    "EVENT_SENDMSG", "EVENT_SENDTO", "EVENT_SIGNAL", "EVENT_TRUNCATE", "EVENT_UNLINK",
-    "EVENT_UPDATE", "EVENT_WRITE",
+    "EVENT_ACCEPT",
+    "EVENT_BIND",
+    "EVENT_CHANGE_PRINCIPAL",
+    "EVENT_CHECK_FILE_ATTRIBUTES",
+    "EVENT_CLONE",
+    "EVENT_CLOSE",
+    "EVENT_CONNECT",
+    "EVENT_CREATE_OBJECT",
+    "EVENT_EXECUTE",
+    "EVENT_EXIT",
+    "EVENT_FCNTL",
+    "EVENT_FORK",
+    "EVENT_LINK",
+    "EVENT_LOADLIBRARY",
+    "EVENT_LSEEK",
+    "EVENT_MMAP",
+    "EVENT_MODIFY_FILE_ATTRIBUTES",
+    "EVENT_MODIFY_PROCESS",
+    "EVENT_MPROTECT",
+    "EVENT_OPEN",
+    "EVENT_OTHER",
+    "EVENT_READ",
+    "EVENT_RECVFROM",
+    "EVENT_RECVMSG",
+    "EVENT_RENAME",
+    "EVENT_SENDMSG",
+    "EVENT_SENDTO",
+    "EVENT_SIGNAL",
+    "EVENT_TRUNCATE",
+    "EVENT_UNLINK",
+    "EVENT_UPDATE",
+    "EVENT_WRITE",
 ];
 
 /// Shape of a synthetic context.
@@ -152,7 +177,10 @@ impl SyntheticConfig {
                     let extra = rng.random_range(1..=2.min(self.attack_only_attributes.max(1)));
                     for _ in 0..extra {
                         if self.attack_only_attributes > 0 {
-                            attrs.push((normal_cols + rng.random_range(0..self.attack_only_attributes)) as u32);
+                            attrs.push(
+                                (normal_cols + rng.random_range(0..self.attack_only_attributes))
+                                    as u32,
+                            );
                         }
                     }
                     attrs.push(rng.random_range(0..normal_cols) as u32);
@@ -199,8 +227,8 @@ impl SyntheticConfig {
 
 fn attribute_names(aspect: Aspect, n: usize) -> Vec<String> {
     const PROGRAMS: &[&str] = &[
-        "bash", "sshd", "cron", "nginx", "python", "sh", "cat", "ls", "grep", "sed", "awk",
-        "vim", "curl", "wget", "tar", "gzip", "sendmail", "postfix", "dhclient", "syslogd",
+        "bash", "sshd", "cron", "nginx", "python", "sh", "cat", "ls", "grep", "sed", "awk", "vim",
+        "curl", "wget", "tar", "gzip", "sendmail", "postfix", "dhclient", "syslogd",
     ];
     (0..n)
         .map(|i| match aspect {

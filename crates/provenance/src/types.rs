@@ -285,7 +285,13 @@ impl ContextId {
 
 impl fmt::Display for ContextId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.scenario, self.performer_dir(), self.aspect)
+        write!(
+            f,
+            "{}/{}/{}",
+            self.scenario,
+            self.performer_dir(),
+            self.aspect
+        )
     }
 }
 

@@ -28,10 +28,19 @@ fn line_of(e: &ProvenanceError) -> u64 {
 #[test]
 fn ragged_row() {
     let (e, p) = load_err("Object_ID,A,B\nx,0,1\ny,1\n");
-    assert_eq!(e.issue(), Some(&ParseIssue::RaggedRow { expected: 3, found: 2 }));
+    assert_eq!(
+        e.issue(),
+        Some(&ParseIssue::RaggedRow {
+            expected: 3,
+            found: 2
+        })
+    );
     assert_eq!(line_of(&e), 3);
     let msg = e.to_string();
-    assert!(msg.starts_with(&format!("{}:3: ragged row", p.display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{}:3: ragged row", p.display())),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -39,7 +48,10 @@ fn cell_other_than_zero_or_one() {
     let (e, _) = load_err("UUID,A,\"B, quoted \"\"x\"\"\"\nx,0,1\ny,1,2\n");
     assert_eq!(
         e.issue(),
-        Some(&ParseIssue::BadCell { column: "B, quoted \"x\"".into(), value: "2".into() })
+        Some(&ParseIssue::BadCell {
+            column: "B, quoted \"x\"".into(),
+            value: "2".into()
+        })
     );
     assert_eq!(line_of(&e), 3);
     assert!(e.to_string().contains("is not 0 or 1"));
@@ -48,7 +60,13 @@ fn cell_other_than_zero_or_one() {
 #[test]
 fn duplicate_ids() {
     let (e, _) = load_err("Object_ID,A\nx,0\ny,1\nx,1\n");
-    assert_eq!(e.issue(), Some(&ParseIssue::DuplicateId { id: "x".into(), first_line: 2 }));
+    assert_eq!(
+        e.issue(),
+        Some(&ParseIssue::DuplicateId {
+            id: "x".into(),
+            first_line: 2
+        })
+    );
     assert_eq!(line_of(&e), 4);
 }
 
@@ -89,30 +107,52 @@ fn ground_truth_with_wrong_header() {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "gt.csv", "id,kind\nx,AdmSubject::Node\n");
     let e = GroundTruth::from_files(&[&p]).unwrap_err();
-    assert!(matches!(e.issue(), Some(ParseIssue::UnknownGroundTruthHeader(_))));
+    assert!(matches!(
+        e.issue(),
+        Some(ParseIssue::UnknownGroundTruthHeader(_))
+    ));
 }
 
 #[test]
 fn ground_truth_naming_no_known_process() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "bovia/cadets/ProcessEvent.csv", "Object_ID,A\np1,1\np2,0\n");
-    write(dir.path(), "bovia/cadets/gt.csv", "uuid,label\nq9,AdmSubject::Node\n");
+    write(
+        dir.path(),
+        "bovia/cadets/ProcessEvent.csv",
+        "Object_ID,A\np1,1\np2,0\n",
+    );
+    write(
+        dir.path(),
+        "bovia/cadets/gt.csv",
+        "uuid,label\nq9,AdmSubject::Node\n",
+    );
     let cat = Catalog::discover(dir.path()).unwrap();
     let e = cat.load(&"bovia/cadets/PE".parse().unwrap()).unwrap_err();
-    assert!(matches!(e, ProvenanceError::NoKnownProcess { ids: 1, .. }), "{e}");
+    assert!(
+        matches!(e, ProvenanceError::NoKnownProcess { ids: 1, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("gt.csv"));
 }
 
 #[test]
 fn ground_truth_duplicates_are_counted_and_labels_unioned() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "bovia/cadets/ProcessEvent.csv", "Object_ID,A\np1,1\np2,0\np3,1\n");
+    write(
+        dir.path(),
+        "bovia/cadets/ProcessEvent.csv",
+        "Object_ID,A\np1,1\np2,0\np3,1\n",
+    );
     write(
         dir.path(),
         "bovia/cadets/a.csv",
         "\"uuid\",\"label\"\n\"p1\",\"AdmSubject::Node\"\n\"p1\",\"AdmSubject::Node\"\n",
     );
-    write(dir.path(), "bovia/cadets/b.csv", "uuid,label\rp3,AdmSubject::Node\rp2,AdmFileObject::Node\r");
+    write(
+        dir.path(),
+        "bovia/cadets/b.csv",
+        "uuid,label\rp3,AdmSubject::Node\rp2,AdmFileObject::Node\r",
+    );
     let cat = Catalog::discover(dir.path()).unwrap();
     let c = cat.load(&"bovia/cadets/PE".parse().unwrap()).unwrap();
     assert_eq!(c.labels.flags, vec![true, false, true]);
@@ -121,19 +161,31 @@ fn ground_truth_duplicates_are_counted_and_labels_unioned() {
 #[test]
 fn unknown_layouts() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "scenario9/cadets/ProcessEvent.csv", "Object_ID,A\np1,1\n");
+    write(
+        dir.path(),
+        "scenario9/cadets/ProcessEvent.csv",
+        "Object_ID,A\np1,1\n",
+    );
     let e = Catalog::discover(dir.path()).unwrap_err();
     assert!(matches!(e, ProvenanceError::UnknownLayout { .. }));
     assert!(e.to_string().contains("scenario9"), "{e}");
 
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "bovia/cadets/ProcessFoo.csv", "Object_ID,A\np1,1\n");
+    write(
+        dir.path(),
+        "bovia/cadets/ProcessFoo.csv",
+        "Object_ID,A\np1,1\n",
+    );
     let e = Catalog::discover(dir.path()).unwrap_err();
     assert!(e.to_string().contains("ProcessFoo.csv"), "{e}");
 
     let dir = tempfile::tempdir().unwrap();
     let e = Catalog::discover(dir.path()).unwrap_err();
-    assert!(e.to_string().contains("no {scenario}/{performer}/Process*.csv"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("no {scenario}/{performer}/Process*.csv"),
+        "{e}"
+    );
 
     let e = Catalog::discover(dir.path().join("nope")).unwrap_err();
     assert!(e.to_string().contains("not a directory"), "{e}");

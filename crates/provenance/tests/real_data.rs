@@ -1,8 +1,6 @@
 //! Exact counts on the real ADAPT engagement-2 contexts.
 
-use apt_llm_provenance::{
-    Aspect, Catalog, Context, ContextId, Patterns, SlotState, SplitConfig,
-};
+use apt_llm_provenance::{Aspect, Catalog, Context, ContextId, Patterns, SlotState, SplitConfig};
 use std::collections::{BTreeSet, HashMap};
 
 fn catalog() -> Option<Catalog> {
@@ -56,7 +54,12 @@ fn every_stored_context_has_exact_counts() {
             )
         })
         .collect();
-    assert_eq!(got.len(), EXPECTED.len(), "contexts found: {:?}", got.keys());
+    assert_eq!(
+        got.len(),
+        EXPECTED.len(),
+        "contexts found: {:?}",
+        got.keys()
+    );
     for (name, rows, attrs, attacks, patterns) in EXPECTED {
         assert_eq!(
             got.get(*name),
@@ -77,7 +80,10 @@ fn slots_report_presence_of_the_papers_forty() {
     assert_eq!(state("bovia/cadets/PX"), SlotState::Missing);
     // The partial extract fills no slot of its own.
     assert_eq!(state("pandex/cadets/PE"), SlotState::Missing);
-    let present = slots.iter().filter(|(_, s)| *s == SlotState::Present).count();
+    let present = slots
+        .iter()
+        .filter(|(_, s)| *s == SlotState::Present)
+        .count();
     assert_eq!(present, 22);
 }
 
@@ -87,7 +93,10 @@ fn derived_process_all_equals_the_stored_join() {
     for folder in ["pandex/clearscope", "bovia/clearscope"] {
         let id: ContextId = format!("{folder}/PE").parse().unwrap();
         let loaded = cat.load_folder(&id).unwrap();
-        let stored = loaded.iter().find(|c| c.id.aspect == Aspect::ProcessAll).unwrap();
+        let stored = loaded
+            .iter()
+            .find(|c| c.id.aspect == Aspect::ProcessAll)
+            .unwrap();
         let parts: Vec<&Context> = loaded
             .iter()
             .filter(|c| c.id.aspect != Aspect::ProcessAll)
@@ -97,7 +106,12 @@ fn derived_process_all_equals_the_stored_join() {
         let as_sets = |c: &Context| -> BTreeSet<(String, BTreeSet<String>)> {
             c.records
                 .iter()
-                .map(|r| (r.id.clone(), c.attribute_names(r).map(String::from).collect()))
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        c.attribute_names(r).map(String::from).collect(),
+                    )
+                })
                 .collect()
         };
         let stored_cols: BTreeSet<&String> = stored.context.attributes.iter().collect();
@@ -127,7 +141,9 @@ fn quirks_are_handled() {
     let pn = cat.load(&"bovia/5dir/PN".parse().unwrap()).unwrap();
     assert_eq!(pn.context.attributes[0], "");
     // Empty id-column header in the partial extract; merged ground truth with duplicates.
-    let part = cat.load(&"pandex/cadets-partial/PE".parse().unwrap()).unwrap();
+    let part = cat
+        .load(&"pandex/cadets-partial/PE".parse().unwrap())
+        .unwrap();
     assert_eq!(part.context.len(), 31_008);
     assert_eq!(part.attacks(), 10);
     assert_eq!(part.labels.missing_attacks, 3);
@@ -149,10 +165,19 @@ fn split_puts_every_attack_in_test_and_is_seeded() {
     let normals = c.labels.normals();
     let test_attacks = s.test.iter().filter(|&&r| c.labels.flags[r]).count();
     assert_eq!(test_attacks, 18);
-    assert_eq!(s.test.len() - test_attacks, (normals as f64 * 0.2).round() as usize);
-    assert_eq!(s.train.len() + s.validation.len() + s.test.len(), c.context.len());
-    s.require_two_classes(&c.labels.flags, "bovia/cadets/PE").unwrap();
-    let other = SplitConfig { seed: 1, ..cfg }.split(&c.labels.flags).unwrap();
+    assert_eq!(
+        s.test.len() - test_attacks,
+        (normals as f64 * 0.2).round() as usize
+    );
+    assert_eq!(
+        s.train.len() + s.validation.len() + s.test.len(),
+        c.context.len()
+    );
+    s.require_two_classes(&c.labels.flags, "bovia/cadets/PE")
+        .unwrap();
+    let other = SplitConfig { seed: 1, ..cfg }
+        .split(&c.labels.flags)
+        .unwrap();
     assert_ne!(s.train, other.train);
 }
 
@@ -161,6 +186,8 @@ fn single_class_test_sets_are_reported() {
     let Some(cat) = catalog() else { return };
     let c = cat.load(&"bovia/clearscope/PP".parse().unwrap()).unwrap();
     let s = SplitConfig::default().split(&c.labels.flags).unwrap();
-    let err = s.require_two_classes(&c.labels.flags, "bovia/clearscope/PP").unwrap_err();
+    let err = s
+        .require_two_classes(&c.labels.flags, "bovia/clearscope/PP")
+        .unwrap_err();
     assert!(err.to_string().contains("single class"), "{err}");
 }

@@ -3,9 +3,13 @@
 
 use crate::grid::{AttentionMode, DetectorChoice};
 use apt_llm_detect::{Detector, TrainSet};
-use apt_llm_embed::{CachedEncoder, EncoderOptions, SentenceEncoder, TransformerEncoder, resolve_model};
+use apt_llm_embed::{
+    CachedEncoder, EncoderOptions, SentenceEncoder, TransformerEncoder, resolve_model,
+};
 use apt_llm_metrics::{MetricsError, RocCurve, summarize, tie_ceiling};
-use apt_llm_provenance::{Catalog, ContextId, LabeledContext, Patterns, SplitConfig, SyntheticConfig};
+use apt_llm_provenance::{
+    Catalog, ContextId, LabeledContext, Patterns, SplitConfig, SyntheticConfig,
+};
 use apt_llm_textualize::{Template, Textualizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
@@ -55,9 +59,30 @@ impl DataSource {
     pub fn bundled() -> DataSource {
         use apt_llm_provenance::Aspect;
         DataSource::Synthetic(vec![
-            SyntheticConfig { processes: 4_000, attack_rate: 0.005, seed: 1, ..Default::default() },
-            SyntheticConfig { processes: 3_000, attributes: 60, normal_profiles: 60, attack_rate: 0.01, aspect: Aspect::ProcessExec, seed: 2, ..Default::default() },
-            SyntheticConfig { processes: 2_000, attributes: 40, mean_active: 4, attack_rate: 0.01, aspect: Aspect::ProcessNetflow, seed: 3, ..Default::default() },
+            SyntheticConfig {
+                processes: 4_000,
+                attack_rate: 0.005,
+                seed: 1,
+                ..Default::default()
+            },
+            SyntheticConfig {
+                processes: 3_000,
+                attributes: 60,
+                normal_profiles: 60,
+                attack_rate: 0.01,
+                aspect: Aspect::ProcessExec,
+                seed: 2,
+                ..Default::default()
+            },
+            SyntheticConfig {
+                processes: 2_000,
+                attributes: 40,
+                mean_active: 4,
+                attack_rate: 0.01,
+                aspect: Aspect::ProcessNetflow,
+                seed: 3,
+                ..Default::default()
+            },
         ])
     }
 }
@@ -137,7 +162,12 @@ pub struct ResultRow {
 impl ResultRow {
     /// `encoder / detector[+attn]`.
     pub fn combination(&self) -> String {
-        format!("{} / {}{}", self.encoder, self.detector, if self.attention { "+attn" } else { "" })
+        format!(
+            "{} / {}{}",
+            self.encoder,
+            self.detector,
+            if self.attention { "+attn" } else { "" }
+        )
     }
     /// True for APT-LLM combinations (an autoencoder detector).
     pub fn is_apt_llm(&self) -> bool {
@@ -207,7 +237,8 @@ fn load_encoders(cfg: &ExperimentConfig) -> (Vec<Loaded>, Vec<(String, String)>)
     let mut ok = Vec::new();
     let mut missing = Vec::new();
     for spec in &cfg.encoders {
-        let attempt = resolve_model(&spec.0).and_then(|dir| TransformerEncoder::from_dir(dir, EncoderOptions::default()));
+        let attempt = resolve_model(&spec.0)
+            .and_then(|dir| TransformerEncoder::from_dir(dir, EncoderOptions::default()));
         match attempt {
             Ok(enc) => {
                 let name = enc.identity().kind.name().to_string();
@@ -221,7 +252,11 @@ fn load_encoders(cfg: &ExperimentConfig) -> (Vec<Loaded>, Vec<(String, String)>)
                     },
                     None => Box::new(enc),
                 };
-                ok.push(Loaded { name, spec: spec.0.clone(), encoder: boxed });
+                ok.push(Loaded {
+                    name,
+                    spec: spec.0.clone(),
+                    encoder: boxed,
+                });
             }
             Err(e) => missing.push((spec.0.clone(), e.to_string())),
         }
@@ -254,10 +289,17 @@ struct TestGroups {
 fn test_groups(patterns: &Patterns, labels: &[bool], test: &[usize]) -> TestGroups {
     let mut map: BTreeMap<(usize, bool), (f32, usize)> = BTreeMap::new();
     for &r in test {
-        let e = map.entry((patterns.row_pattern[r], labels[r])).or_insert((0.0, r));
+        let e = map
+            .entry((patterns.row_pattern[r], labels[r]))
+            .or_insert((0.0, r));
         e.0 += 1.0;
     }
-    let mut g = TestGroups { pattern: vec![], label: vec![], weight: vec![], first_row: vec![] };
+    let mut g = TestGroups {
+        pattern: vec![],
+        label: vec![],
+        weight: vec![],
+        first_row: vec![],
+    };
     for ((p, l), (w, r)) in map {
         g.pattern.push(p);
         g.label.push(l);
@@ -276,14 +318,21 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     let (encoders, unavailable) = load_encoders(cfg);
     if encoders.is_empty() {
         return Err(RunnerError::NoEncoder(
-            unavailable.iter().map(|(n, e)| format!("{n}: {e}")).collect::<Vec<_>>().join("; "),
+            unavailable
+                .iter()
+                .map(|(n, e)| format!("{n}: {e}"))
+                .collect::<Vec<_>>()
+                .join("; "),
         ));
     }
     let (contexts, data_name): (Vec<LabeledContext>, String) = match &cfg.data {
         DataSource::Root(root) => {
             let catalog = Catalog::discover(root)?;
             let list = match &cfg.contexts {
-                Some(ids) => ids.iter().map(|id| catalog.load(id)).collect::<Result<Vec<_>, _>>()?,
+                Some(ids) => ids
+                    .iter()
+                    .map(|id| catalog.load(id))
+                    .collect::<Result<Vec<_>, _>>()?,
                 None => catalog.load_all()?,
             };
             (list, root.display().to_string())
@@ -298,7 +347,13 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
             (list, "bundled synthetic contexts".into())
         }
     };
-    let mut report = ExperimentReport { rows: vec![], contexts: vec![], unavailable_encoders: unavailable, data: data_name, seconds: 0.0 };
+    let mut report = ExperimentReport {
+        rows: vec![],
+        contexts: vec![],
+        unavailable_encoders: unavailable,
+        data: data_name,
+        seconds: 0.0,
+    };
     let progress = bar(cfg.quiet, contexts.len() as u64, "contexts");
     for ctx in &contexts {
         progress.set_message(ctx.id.to_string());
@@ -311,7 +366,12 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     Ok(report)
 }
 
-fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded], rows: &mut Vec<ResultRow>) -> Result<ContextOutcome> {
+fn run_context(
+    cfg: &ExperimentConfig,
+    ctx: &LabeledContext,
+    encoders: &[Loaded],
+    rows: &mut Vec<ResultRow>,
+) -> Result<ContextOutcome> {
     let id: &ContextId = &ctx.id;
     let labels = &ctx.labels.flags;
     let patterns = Patterns::from_context(&ctx.context);
@@ -342,12 +402,17 @@ fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded]
         return Ok(outcome);
     }
     let text = Textualizer::new(cfg.template.clone(), &ctx.context);
-    let sentences: Vec<String> = patterns.patterns.iter().map(|p| text.sentence_of(&p.attributes, None)).collect();
+    let sentences: Vec<String> = patterns
+        .patterns
+        .iter()
+        .map(|p| text.sentence_of(&p.attributes, None))
+        .collect();
     let sentence_refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
     let train = patterns.weighted(&split.train);
     let validation = patterns.weighted(&split.validation);
     let groups = test_groups(&patterns, labels, &split.test);
-    let ceiling = tie_ceiling(&groups.pattern, &groups.label, Some(&groups.weight)).map_err(|e| RunnerError::Invalid(e.to_string()))?;
+    let ceiling = tie_ceiling(&groups.pattern, &groups.label, Some(&groups.weight))
+        .map_err(|e| RunnerError::Invalid(e.to_string()))?;
     outcome.tie_ceiling = Some(ceiling);
     let train_rows = split.train.len();
     let test_rows = split.test.len();
@@ -363,14 +428,21 @@ fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded]
         let (vx, vw) = take(&validation);
         let test_x = x.select(Axis(0), &groups.pattern);
         if ei == 0 {
-            outcome.embedding_sample = Some((test_x.clone(), groups.label.iter().map(|&l| l as u8 as f32).collect()));
+            outcome.embedding_sample = Some((
+                test_x.clone(),
+                groups.label.iter().map(|&l| l as u8 as f32).collect(),
+            ));
         }
         let mut ts = TrainSet::new(tx.view()).with_weights(tw.view());
         if vx.nrows() > 0 {
             ts = ts.with_validation(vx.view(), Some(vw.view()));
         }
         for &det in &cfg.detectors {
-            let settings: &[bool] = if det.is_autoencoder() { cfg.attention.settings() } else { &[false] };
+            let settings: &[bool] = if det.is_autoencoder() {
+                cfg.attention.settings()
+            } else {
+                &[false]
+            };
             for &attention in settings {
                 let t0 = Instant::now();
                 let spec = det.spec(attention, cfg.seed, cfg.epochs);
@@ -380,7 +452,9 @@ fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded]
                 let scores = scores.to_vec();
                 let summary = match summarize(&scores, &groups.label, Some(&groups.weight)) {
                     Ok(s) => s,
-                    Err(MetricsError::SingleClass { .. }) => unreachable!("checked two classes above"),
+                    Err(MetricsError::SingleClass { .. }) => {
+                        unreachable!("checked two classes above")
+                    }
                     Err(e) => return Err(RunnerError::Invalid(format!("{id}: {e}"))),
                 };
                 let row = ResultRow {
@@ -401,9 +475,19 @@ fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded]
                     seconds,
                 };
                 let threshold = if det.is_autoencoder() {
-                    let val_scores = if vx.nrows() > 0 { model.score(vx.view())?.to_vec() } else { model.score(tx.view())?.to_vec() };
-                    let w = if vx.nrows() > 0 { vw.to_vec() } else { tw.to_vec() };
-                    apt_llm_detect::Threshold::from_scores(&val_scores, Some(&w), 95.0).ok().map(|t| t.value)
+                    let val_scores = if vx.nrows() > 0 {
+                        model.score(vx.view())?.to_vec()
+                    } else {
+                        model.score(tx.view())?.to_vec()
+                    };
+                    let w = if vx.nrows() > 0 {
+                        vw.to_vec()
+                    } else {
+                        tw.to_vec()
+                    };
+                    apt_llm_detect::Threshold::from_scores(&val_scores, Some(&w), 95.0)
+                        .ok()
+                        .map(|t| t.value)
                 } else {
                     None
                 };
@@ -426,18 +510,31 @@ fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded]
     if let (Some((_, idx, model, ei)), Some(dir)) = (&best_ae, &cfg.save_models) {
         let stem = id.to_string().replace('/', "_");
         let model_path = dir.join(format!("{stem}.model.json"));
-        std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io { path: dir.clone(), source: e })?;
+        std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
         model.save(&model_path)?;
         let pipeline = Pipeline {
             encoder: encoders[*ei].spec.clone(),
             template: cfg.template.clone(),
-            detector: model_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            detector: model_path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             combination: outcome.scored[*idx].combination.clone(),
             threshold: outcome.scored[*idx].threshold.unwrap_or(f32::INFINITY),
             trained_on: id.to_string(),
         };
         let p = dir.join(format!("{stem}.pipeline.json"));
-        std::fs::write(&p, serde_json::to_string_pretty(&pipeline).unwrap_or_default()).map_err(|e| RunnerError::Io { path: p.clone(), source: e })?;
+        std::fs::write(
+            &p,
+            serde_json::to_string_pretty(&pipeline).unwrap_or_default(),
+        )
+        .map_err(|e| RunnerError::Io {
+            path: p.clone(),
+            source: e,
+        })?;
     }
     // Explain the top flagged processes of the best autoencoder.
     if let Some((_, idx, model, ei)) = best_ae
@@ -445,11 +542,19 @@ fn run_context(cfg: &ExperimentConfig, ctx: &LabeledContext, encoders: &[Loaded]
     {
         let sc = &outcome.scored[idx];
         let threshold = sc.threshold.unwrap_or(f32::INFINITY);
-        let mut order: Vec<usize> = (0..sc.scores.len()).filter(|&g| sc.scores[g] > threshold).collect();
+        let mut order: Vec<usize> = (0..sc.scores.len())
+            .filter(|&g| sc.scores[g] > threshold)
+            .collect();
         order.sort_by(|&a, &b| sc.scores[b].total_cmp(&sc.scores[a]));
         for &g in order.iter().take(cfg.explain) {
             let p = &patterns.patterns[groups.pattern[g]];
-            let contributions = crate::explain::leave_one_out(&text, &p.attributes, &*encoders[ei].encoder, &*model, 64)?;
+            let contributions = crate::explain::leave_one_out(
+                &text,
+                &p.attributes,
+                &*encoders[ei].encoder,
+                &*model,
+                64,
+            )?;
             outcome.explanations.push(Explanation {
                 process: ctx.context.records[groups.first_row[g]].id.clone(),
                 attack: groups.label[g],

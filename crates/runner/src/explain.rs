@@ -19,7 +19,12 @@ pub fn leave_one_out(
     let considered = &attributes[..attributes.len().min(max_attributes)];
     let mut sentences = vec![text.sentence_of(attributes, None)];
     for (i, _) in considered.iter().enumerate() {
-        let rest: Vec<u32> = attributes.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &a)| a).collect();
+        let rest: Vec<u32> = attributes
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, &a)| a)
+            .collect();
         sentences.push(text.sentence_of(&rest, None));
     }
     let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();

@@ -12,7 +12,10 @@ macro_rules! render {
     ($dir:expr, $name:expr, $size:expr, $out:expr, $draw:expr) => {{
         let png = $dir.join(format!("{}.png", $name));
         let svg = $dir.join(format!("{}.svg", $name));
-        let fig = |e: String| RunnerError::Figure { name: $name.to_string(), reason: e };
+        let fig = |e: String| RunnerError::Figure {
+            name: $name.to_string(),
+            reason: e,
+        };
         {
             let root = BitMapBackend::new(&png, $size).into_drawing_area();
             ($draw)(&root).map_err(|e| fig(e.to_string()))?;
@@ -28,7 +31,9 @@ macro_rules! render {
 }
 
 fn file_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// Colour of an AUC in [0.5, 1] (below 0.5 clamps to the low end).
@@ -41,27 +46,56 @@ fn auc_colour(v: f64) -> RGBColor {
     RGBColor(lerp(215.0, 26.0), lerp(48.0, 152.0), lerp(39.0, 80.0))
 }
 
-fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, rows: &[String], cols: &[String], values: &[Vec<f64>]) -> DrawResult
+fn heatmap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    values: &[Vec<f64>],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let (w, h) = root.dim_in_pixel();
     let (top, left) = (50i32, 230i32);
-    root.draw(&Text::new(title.to_string(), (10, 15), ("sans-serif", 18).into_font()))?;
+    root.draw(&Text::new(
+        title.to_string(),
+        (10, 15),
+        ("sans-serif", 18).into_font(),
+    ))?;
     let cw = ((w as i32 - left - 10) / cols.len().max(1) as i32).max(10);
     let ch = ((h as i32 - top - 10) / (rows.len() + 1).max(1) as i32).clamp(10, 40);
     for (j, c) in cols.iter().enumerate() {
-        root.draw(&Text::new(c.clone(), (left + j as i32 * cw + 4, top), ("sans-serif", 12).into_font()))?;
+        root.draw(&Text::new(
+            c.clone(),
+            (left + j as i32 * cw + 4, top),
+            ("sans-serif", 12).into_font(),
+        ))?;
     }
     for (i, r) in rows.iter().enumerate() {
         let y = top + (i as i32 + 1) * ch;
-        root.draw(&Text::new(r.clone(), (8, y + ch / 3), ("sans-serif", 12).into_font()))?;
+        root.draw(&Text::new(
+            r.clone(),
+            (8, y + ch / 3),
+            ("sans-serif", 12).into_font(),
+        ))?;
         for (j, v) in values[i].iter().enumerate() {
             let x = left + j as i32 * cw;
-            root.draw(&Rectangle::new([(x, y), (x + cw - 2, y + ch - 2)], auc_colour(*v).filled()))?;
-            let label = if v.is_finite() { format!("{v:.3}") } else { "-".into() };
-            root.draw(&Text::new(label, (x + 4, y + ch / 3), ("sans-serif", 12).into_font().color(&WHITE)))?;
+            root.draw(&Rectangle::new(
+                [(x, y), (x + cw - 2, y + ch - 2)],
+                auc_colour(*v).filled(),
+            ))?;
+            let label = if v.is_finite() {
+                format!("{v:.3}")
+            } else {
+                "-".into()
+            };
+            root.draw(&Text::new(
+                label,
+                (x + 4, y + ch / 3),
+                ("sans-serif", 12).into_font().color(&WHITE),
+            ))?;
         }
     }
     Ok(())
@@ -72,17 +106,33 @@ fn columns_of(ctx_rows: &[&crate::ResultRow]) -> Vec<String> {
         .iter()
         .map(|r| format!("{}{}", r.detector, if r.attention { "+attn" } else { "" }))
         .collect();
-    cols.sort_by_key(|c| (!(c.starts_with("AE") || c.starts_with("VAE") || c.starts_with("DAE")), c.clone()));
+    cols.sort_by_key(|c| {
+        (
+            !(c.starts_with("AE") || c.starts_with("VAE") || c.starts_with("DAE")),
+            c.clone(),
+        )
+    });
     cols.dedup();
     cols
 }
 
 /// Draw every figure into `dir`; returns the PNG file names. `focus` picks the context of
 /// the per-context figures (default: the scored context with the most processes).
-pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>) -> Result<Vec<String>> {
-    std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io { path: dir.to_path_buf(), source: e })?;
+pub fn write_figures(
+    report: &ExperimentReport,
+    dir: &Path,
+    focus: Option<&str>,
+) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
     let mut out = Vec::new();
-    let scored: Vec<&ContextOutcome> = report.contexts.iter().filter(|c| c.skipped.is_none() && !c.scored.is_empty()).collect();
+    let scored: Vec<&ContextOutcome> = report
+        .contexts
+        .iter()
+        .filter(|c| c.skipped.is_none() && !c.scored.is_empty())
+        .collect();
     let Some(focus_ctx) = focus
         .and_then(|f| scored.iter().find(|c| c.context == f).copied())
         .or_else(|| scored.iter().max_by_key(|c| c.processes).copied())
@@ -92,7 +142,11 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
     let tag = file_safe(&focus_ctx.context);
 
     // Fig. 4: AUC heatmap, encoder x detector, for the focus context.
-    let ctx_rows: Vec<&crate::ResultRow> = report.rows.iter().filter(|r| r.context == focus_ctx.context).collect();
+    let ctx_rows: Vec<&crate::ResultRow> = report
+        .rows
+        .iter()
+        .filter(|r| r.context == focus_ctx.context)
+        .collect();
     let cols = columns_of(&ctx_rows);
     let mut encoders: Vec<String> = ctx_rows.iter().map(|r| r.encoder.clone()).collect();
     encoders.dedup();
@@ -103,7 +157,14 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
                 .map(|c| {
                     ctx_rows
                         .iter()
-                        .find(|r| &r.encoder == e && &format!("{}{}", r.detector, if r.attention { "+attn" } else { "" }) == c)
+                        .find(|r| {
+                            &r.encoder == e
+                                && &format!(
+                                    "{}{}",
+                                    r.detector,
+                                    if r.attention { "+attn" } else { "" }
+                                ) == c
+                        })
                         .map_or(f64::NAN, |r| r.auc)
                 })
                 .collect()
@@ -111,7 +172,13 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
         .collect();
     let title = format!("ROC-AUC on {} (encoder x detector)", focus_ctx.context);
     let width = (240 + 90 * cols.len()) as u32;
-    render!(dir, format!("fig4_auc_heatmap_{tag}"), (width.max(500), (80 + 40 * (encoders.len() + 1)) as u32), out, |root| heatmap(root, &title, &encoders, &cols, &values));
+    render!(
+        dir,
+        format!("fig4_auc_heatmap_{tag}"),
+        (width.max(500), (80 + 40 * (encoders.len() + 1)) as u32),
+        out,
+        |root| heatmap(root, &title, &encoders, &cols, &values)
+    );
 
     // Fig. 5: ROC curves of the top five combinations.
     let mut top: Vec<(&crate::experiment::ScoredCombination, f64)> = focus_ctx
@@ -122,32 +189,58 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     top.truncate(5);
     let roc_title = format!("ROC curves, {}", focus_ctx.context);
-    render!(dir, format!("fig5_roc_{tag}"), (640, 520), out, |root: &DrawingArea<_, Shift>| -> DrawResult {
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&roc_title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0f64..1f64, 0f64..1.01f64)?;
-        chart.configure_mesh().x_desc("false positive rate").y_desc("true positive rate").draw()?;
-        chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.3)))?;
-        for (i, (s, auc)) in top.iter().enumerate() {
-            let roc = roc_of(s).expect("computed above");
-            let colour = Palette99::pick(i).to_rgba();
+    render!(
+        dir,
+        format!("fig5_roc_{tag}"),
+        (640, 520),
+        out,
+        |root: &DrawingArea<_, Shift>| -> DrawResult {
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(root)
+                .caption(&roc_title, ("sans-serif", 18))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(45)
+                .build_cartesian_2d(0f64..1f64, 0f64..1.01f64)?;
             chart
-                .draw_series(LineSeries::new(roc.fpr.iter().cloned().zip(roc.tpr.iter().cloned()), colour.stroke_width(2)))?
-                .label(format!("{} ({auc:.3})", s.combination))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+                .configure_mesh()
+                .x_desc("false positive rate")
+                .y_desc("true positive rate")
+                .draw()?;
+            chart.draw_series(LineSeries::new(
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                BLACK.mix(0.3),
+            ))?;
+            for (i, (s, auc)) in top.iter().enumerate() {
+                let roc = roc_of(s).expect("computed above");
+                let colour = Palette99::pick(i).to_rgba();
+                chart
+                    .draw_series(LineSeries::new(
+                        roc.fpr.iter().cloned().zip(roc.tpr.iter().cloned()),
+                        colour.stroke_width(2),
+                    ))?
+                    .label(format!("{} ({auc:.3})", s.combination))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
+            Ok(())
         }
-        chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-        Ok(())
-    });
+    );
 
     // Fig. 6: best APT-LLM vs baselines over all contexts.
     let sel = selections(report);
     if !sel.is_empty() {
-        let mut base_names: Vec<String> = sel.iter().flat_map(|s| s.baselines.keys().cloned()).collect();
+        let mut base_names: Vec<String> = sel
+            .iter()
+            .flat_map(|s| s.baselines.keys().cloned())
+            .collect();
         base_names.sort();
         base_names.dedup();
         let mut cols = vec!["APT-LLM honest".to_string(), "APT-LLM paper".to_string()];
@@ -158,13 +251,29 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
             .iter()
             .map(|s| {
                 let mut v = vec![s.honest.as_ref().map_or(f64::NAN, |h| h.1), s.paper_best.1];
-                v.extend(base_names.iter().map(|b| s.baselines.get(b).copied().unwrap_or(f64::NAN)));
+                v.extend(
+                    base_names
+                        .iter()
+                        .map(|b| s.baselines.get(b).copied().unwrap_or(f64::NAN)),
+                );
                 v.push(s.tie_ceiling);
                 v
             })
             .collect();
         let width = (240 + 110 * cols.len()) as u32;
-        render!(dir, "fig6_best_vs_baselines", (width, (80 + 30 * (rows.len() + 1)) as u32), out, |root| heatmap(root, "Best APT-LLM vs baselines (ROC-AUC)", &rows, &cols, &values));
+        render!(
+            dir,
+            "fig6_best_vs_baselines",
+            (width, (80 + 30 * (rows.len() + 1)) as u32),
+            out,
+            |root| heatmap(
+                root,
+                "Best APT-LLM vs baselines (ROC-AUC)",
+                &rows,
+                &cols,
+                &values
+            )
+        );
     }
 
     // Fig. 2 and 3: loss curves and reconstruction errors of the best autoencoder.
@@ -172,68 +281,154 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
         .scored
         .iter()
         .filter(|s| s.loss_history.is_some())
-        .max_by(|a, b| roc_of(a).map_or(0.0, |r| r.auc()).total_cmp(&roc_of(b).map_or(0.0, |r| r.auc())))
+        .max_by(|a, b| {
+            roc_of(a)
+                .map_or(0.0, |r| r.auc())
+                .total_cmp(&roc_of(b).map_or(0.0, |r| r.auc()))
+        })
     {
         let hist = best.loss_history.clone().unwrap_or_default();
-        let ymax = hist.iter().flat_map(|(t, v)| [Some(*t), *v]).flatten().fold(0f32, f32::max) as f64 * 1.05;
-        let loss_title = format!("Training loss, {} on {}", best.combination, focus_ctx.context);
-        render!(dir, format!("fig2_loss_{tag}"), (640, 420), out, |root: &DrawingArea<_, Shift>| -> DrawResult {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(root)
-                .caption(&loss_title, ("sans-serif", 16))
-                .margin(10)
-                .x_label_area_size(35)
-                .y_label_area_size(55)
-                .build_cartesian_2d(0f64..hist.len().max(2) as f64, 0f64..ymax.max(1e-6))?;
-            chart.configure_mesh().x_desc("epoch").y_desc("loss").draw()?;
-            chart
-                .draw_series(LineSeries::new(hist.iter().enumerate().map(|(i, h)| (i as f64 + 1.0, h.0 as f64)), BLUE.stroke_width(2)))?
-                .label("train")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
-            let val: Vec<(f64, f64)> = hist.iter().enumerate().filter_map(|(i, h)| h.1.map(|v| (i as f64 + 1.0, v as f64))).collect();
-            if !val.is_empty() {
+        let ymax = hist
+            .iter()
+            .flat_map(|(t, v)| [Some(*t), *v])
+            .flatten()
+            .fold(0f32, f32::max) as f64
+            * 1.05;
+        let loss_title = format!(
+            "Training loss, {} on {}",
+            best.combination, focus_ctx.context
+        );
+        render!(
+            dir,
+            format!("fig2_loss_{tag}"),
+            (640, 420),
+            out,
+            |root: &DrawingArea<_, Shift>| -> DrawResult {
+                root.fill(&WHITE)?;
+                let mut chart = ChartBuilder::on(root)
+                    .caption(&loss_title, ("sans-serif", 16))
+                    .margin(10)
+                    .x_label_area_size(35)
+                    .y_label_area_size(55)
+                    .build_cartesian_2d(0f64..hist.len().max(2) as f64, 0f64..ymax.max(1e-6))?;
                 chart
-                    .draw_series(LineSeries::new(val, RED.stroke_width(2)))?
-                    .label("validation")
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+                    .configure_mesh()
+                    .x_desc("epoch")
+                    .y_desc("loss")
+                    .draw()?;
+                chart
+                    .draw_series(LineSeries::new(
+                        hist.iter()
+                            .enumerate()
+                            .map(|(i, h)| (i as f64 + 1.0, h.0 as f64)),
+                        BLUE.stroke_width(2),
+                    ))?
+                    .label("train")
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
+                let val: Vec<(f64, f64)> = hist
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, h)| h.1.map(|v| (i as f64 + 1.0, v as f64)))
+                    .collect();
+                if !val.is_empty() {
+                    chart
+                        .draw_series(LineSeries::new(val, RED.stroke_width(2)))?
+                        .label("validation")
+                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()?;
+                Ok(())
             }
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-            Ok(())
-        });
+        );
         let threshold = best.threshold;
-        let smax = best.scores.iter().cloned().fold(f32::MIN, f32::max).max(threshold.unwrap_or(0.0)) as f64 * 1.1;
-        let err_title = format!("Reconstruction error, {} on {}", best.combination, focus_ctx.context);
-        render!(dir, format!("fig3_errors_{tag}"), (640, 420), out, |root: &DrawingArea<_, Shift>| -> DrawResult {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(root)
-                .caption(&err_title, ("sans-serif", 16))
-                .margin(10)
-                .x_label_area_size(35)
-                .y_label_area_size(60)
-                .build_cartesian_2d(0f64..best.scores.len().max(2) as f64, 0f64..smax.max(1e-6))?;
-            chart.configure_mesh().x_desc("distinct test process").y_desc("reconstruction error").draw()?;
-            chart
-                .draw_series(best.scores.iter().zip(&best.labels).enumerate().filter(|(_, (_, l))| !**l).map(|(i, (s, _))| Circle::new((i as f64, *s as f64), 3, BLUE.filled())))?
-                .label("normal")
-                .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
-            chart
-                .draw_series(best.scores.iter().zip(&best.labels).enumerate().filter(|(_, (_, l))| **l).map(|(i, (s, _))| TriangleMarker::new((i as f64, *s as f64), 5, RED.filled())))?
-                .label("attack")
-                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, RED.filled()));
-            if let Some(t) = threshold {
+        let smax = best
+            .scores
+            .iter()
+            .cloned()
+            .fold(f32::MIN, f32::max)
+            .max(threshold.unwrap_or(0.0)) as f64
+            * 1.1;
+        let err_title = format!(
+            "Reconstruction error, {} on {}",
+            best.combination, focus_ctx.context
+        );
+        render!(
+            dir,
+            format!("fig3_errors_{tag}"),
+            (640, 420),
+            out,
+            |root: &DrawingArea<_, Shift>| -> DrawResult {
+                root.fill(&WHITE)?;
+                let mut chart = ChartBuilder::on(root)
+                    .caption(&err_title, ("sans-serif", 16))
+                    .margin(10)
+                    .x_label_area_size(35)
+                    .y_label_area_size(60)
+                    .build_cartesian_2d(
+                        0f64..best.scores.len().max(2) as f64,
+                        0f64..smax.max(1e-6),
+                    )?;
                 chart
-                    .draw_series(LineSeries::new(vec![(0.0, t as f64), (best.scores.len() as f64, t as f64)], BLACK.stroke_width(1)))?
-                    .label("threshold (95th pct. of normal)")
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+                    .configure_mesh()
+                    .x_desc("distinct test process")
+                    .y_desc("reconstruction error")
+                    .draw()?;
+                chart
+                    .draw_series(
+                        best.scores
+                            .iter()
+                            .zip(&best.labels)
+                            .enumerate()
+                            .filter(|(_, (_, l))| !**l)
+                            .map(|(i, (s, _))| {
+                                Circle::new((i as f64, *s as f64), 3, BLUE.filled())
+                            }),
+                    )?
+                    .label("normal")
+                    .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
+                chart
+                    .draw_series(
+                        best.scores
+                            .iter()
+                            .zip(&best.labels)
+                            .enumerate()
+                            .filter(|(_, (_, l))| **l)
+                            .map(|(i, (s, _))| {
+                                TriangleMarker::new((i as f64, *s as f64), 5, RED.filled())
+                            }),
+                    )?
+                    .label("attack")
+                    .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, RED.filled()));
+                if let Some(t) = threshold {
+                    chart
+                        .draw_series(LineSeries::new(
+                            vec![(0.0, t as f64), (best.scores.len() as f64, t as f64)],
+                            BLACK.stroke_width(1),
+                        ))?
+                        .label("threshold (95th pct. of normal)")
+                        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()?;
+                Ok(())
             }
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-            Ok(())
-        });
+        );
     }
 
     // Fig. 1: t-SNE of the focus context's test embeddings.
     if let Some((x, labels)) = &focus_ctx.embedding_sample {
-        let xs = if x.nrows() > 400 { x.slice(ndarray::s![..400, ..]).to_owned() } else { x.clone() };
+        let xs = if x.nrows() > 400 {
+            x.slice(ndarray::s![..400, ..]).to_owned()
+        } else {
+            x.clone()
+        };
         let y = crate::tsne::tsne(&xs, 30.0, 750, 42);
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for p in &y {
@@ -245,23 +440,43 @@ pub fn write_figures(report: &ExperimentReport, dir: &Path, focus: Option<&str>)
         let pad = |a: f64, b: f64| ((b - a) * 0.05).max(1e-3);
         let (px, py) = (pad(x0, x1), pad(y0, y1));
         let tsne_title = format!("t-SNE of embeddings, {}", focus_ctx.context);
-        render!(dir, format!("fig1_tsne_{tag}"), (600, 520), out, |root: &DrawingArea<_, Shift>| -> DrawResult {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(root)
-                .caption(&tsne_title, ("sans-serif", 16))
-                .margin(10)
-                .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))?;
-            chart
-                .draw_series(y.iter().zip(labels).filter(|(_, l)| **l < 0.5).map(|(p, _)| Circle::new((p[0], p[1]), 3, BLUE.mix(0.6).filled())))?
-                .label("normal")
-                .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
-            chart
-                .draw_series(y.iter().zip(labels).filter(|(_, l)| **l >= 0.5).map(|(p, _)| TriangleMarker::new((p[0], p[1]), 5, RED.filled())))?
-                .label("attack")
-                .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, RED.filled()));
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
-            Ok(())
-        });
+        render!(
+            dir,
+            format!("fig1_tsne_{tag}"),
+            (600, 520),
+            out,
+            |root: &DrawingArea<_, Shift>| -> DrawResult {
+                root.fill(&WHITE)?;
+                let mut chart = ChartBuilder::on(root)
+                    .caption(&tsne_title, ("sans-serif", 16))
+                    .margin(10)
+                    .build_cartesian_2d((x0 - px)..(x1 + px), (y0 - py)..(y1 + py))?;
+                chart
+                    .draw_series(
+                        y.iter()
+                            .zip(labels)
+                            .filter(|(_, l)| **l < 0.5)
+                            .map(|(p, _)| Circle::new((p[0], p[1]), 3, BLUE.mix(0.6).filled())),
+                    )?
+                    .label("normal")
+                    .legend(|(x, y)| Circle::new((x + 10, y), 3, BLUE.filled()));
+                chart
+                    .draw_series(
+                        y.iter()
+                            .zip(labels)
+                            .filter(|(_, l)| **l >= 0.5)
+                            .map(|(p, _)| TriangleMarker::new((p[0], p[1]), 5, RED.filled())),
+                    )?
+                    .label("attack")
+                    .legend(|(x, y)| TriangleMarker::new((x + 10, y), 5, RED.filled()));
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw()?;
+                Ok(())
+            }
+        );
     }
     Ok(out)
 }

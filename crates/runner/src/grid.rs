@@ -43,7 +43,10 @@ impl DetectorChoice {
     ];
     /// True for AE, VAE and DAE (the APT-LLM detectors).
     pub fn is_autoencoder(self) -> bool {
-        matches!(self, DetectorChoice::Ae | DetectorChoice::Vae | DetectorChoice::Dae)
+        matches!(
+            self,
+            DetectorChoice::Ae | DetectorChoice::Vae | DetectorChoice::Dae
+        )
     }
     /// Name in tables.
     pub fn name(self) -> &'static str {
@@ -60,7 +63,11 @@ impl DetectorChoice {
     /// The configured detector.
     pub fn spec(self, attention: bool, seed: u64, epochs: usize) -> Box<dyn DetectorSpec> {
         let ae = |c: AutoencoderConfig| -> Box<dyn DetectorSpec> {
-            Box::new(Autoencoder::new(c.with_attention(attention).with_seed(seed).with_epochs(epochs)))
+            Box::new(Autoencoder::new(
+                c.with_attention(attention)
+                    .with_seed(seed)
+                    .with_epochs(epochs),
+            ))
         };
         match self {
             DetectorChoice::Ae => ae(AutoencoderConfig::ae()),
@@ -69,7 +76,10 @@ impl DetectorChoice {
             DetectorChoice::OcSvm => Box::new(OneClassSvm::default()),
             DetectorChoice::Dbscan => Box::new(Dbscan::transductive()),
             DetectorChoice::DbscanCore => Box::new(Dbscan::default()),
-            DetectorChoice::IForest => Box::new(IsolationForest { seed, ..Default::default() }),
+            DetectorChoice::IForest => Box::new(IsolationForest {
+                seed,
+                ..Default::default()
+            }),
         }
     }
 }
@@ -86,8 +96,16 @@ impl FromStr for DetectorChoice {
         let k = s.to_ascii_lowercase().replace(['-', '_'], "");
         DetectorChoice::ALL
             .into_iter()
-            .find(|d| d.name().to_ascii_lowercase().replace('-', "") == k || (k == "svm" && *d == DetectorChoice::OcSvm) || (k == "if" && *d == DetectorChoice::IForest))
-            .ok_or_else(|| format!("unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest)"))
+            .find(|d| {
+                d.name().to_ascii_lowercase().replace('-', "") == k
+                    || (k == "svm" && *d == DetectorChoice::OcSvm)
+                    || (k == "if" && *d == DetectorChoice::IForest)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest)"
+                )
+            })
     }
 }
 

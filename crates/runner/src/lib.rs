@@ -20,8 +20,8 @@ mod report;
 pub mod tsne;
 
 pub use experiment::{
-    ContextOutcome, DataSource, EncoderSpec, ExperimentConfig, ExperimentReport, Explanation, Pipeline, Result,
-    ResultRow, RunnerError, ScoredCombination, roc_of, run,
+    ContextOutcome, DataSource, EncoderSpec, ExperimentConfig, ExperimentReport, Explanation,
+    Pipeline, Result, ResultRow, RunnerError, ScoredCombination, roc_of, run,
 };
 pub use explain::leave_one_out;
 pub use figures::write_figures;
@@ -29,7 +29,12 @@ pub use grid::{AttentionMode, DetectorChoice};
 pub use report::{Selection, selections, write_markdown, write_tables};
 
 /// Write tables, figures and `report.md` into `dir`.
-pub fn write_outputs(report: &ExperimentReport, dir: &std::path::Path, command: &str, focus: Option<&str>) -> Result<Vec<String>> {
+pub fn write_outputs(
+    report: &ExperimentReport,
+    dir: &std::path::Path,
+    command: &str,
+    focus: Option<&str>,
+) -> Result<Vec<String>> {
     write_tables(report, dir)?;
     let figures = write_figures(report, dir, focus)?;
     write_markdown(report, dir, command, &figures)?;

@@ -22,7 +22,11 @@ pub struct Selection {
 
 /// Compute both selections for every scored context.
 pub fn selections(report: &ExperimentReport) -> Vec<Selection> {
-    let first_encoder = report.rows.first().map(|r| r.encoder.clone()).unwrap_or_default();
+    let first_encoder = report
+        .rows
+        .first()
+        .map(|r| r.encoder.clone())
+        .unwrap_or_default();
     let mut by_context: BTreeMap<&str, Vec<&crate::ResultRow>> = BTreeMap::new();
     for r in &report.rows {
         by_context.entry(r.context.as_str()).or_default().push(r);
@@ -30,22 +34,37 @@ pub fn selections(report: &ExperimentReport) -> Vec<Selection> {
     // AUC of each APT-LLM combination per context.
     let mut combo_auc: BTreeMap<String, BTreeMap<&str, f64>> = BTreeMap::new();
     for r in report.rows.iter().filter(|r| r.is_apt_llm()) {
-        combo_auc.entry(r.combination()).or_default().insert(r.context.as_str(), r.auc);
+        combo_auc
+            .entry(r.combination())
+            .or_default()
+            .insert(r.context.as_str(), r.auc);
     }
     let mut out = Vec::new();
     for c in &report.contexts {
-        let Some(rows) = by_context.get(c.context.as_str()) else { continue };
+        let Some(rows) = by_context.get(c.context.as_str()) else {
+            continue;
+        };
         let apt: Vec<&&crate::ResultRow> = rows.iter().filter(|r| r.is_apt_llm()).collect();
-        let Some(best) = apt.iter().max_by(|a, b| a.auc.total_cmp(&b.auc)) else { continue };
+        let Some(best) = apt.iter().max_by(|a, b| a.auc.total_cmp(&b.auc)) else {
+            continue;
+        };
         let honest = combo_auc
             .iter()
             .filter_map(|(combo, per)| {
                 let here = *per.get(c.context.as_str())?;
-                let others: Vec<f64> = per.iter().filter(|(k, _)| **k != c.context.as_str()).map(|(_, v)| *v).collect();
+                let others: Vec<f64> = per
+                    .iter()
+                    .filter(|(k, _)| **k != c.context.as_str())
+                    .map(|(_, v)| *v)
+                    .collect();
                 if others.is_empty() {
                     return None;
                 }
-                Some((combo.clone(), others.iter().sum::<f64>() / others.len() as f64, here))
+                Some((
+                    combo.clone(),
+                    others.iter().sum::<f64>() / others.len() as f64,
+                    here,
+                ))
             })
             .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
             .map(|(combo, _, here)| (combo, here));
@@ -66,18 +85,37 @@ pub fn selections(report: &ExperimentReport) -> Vec<Selection> {
 }
 
 fn io(path: &Path, e: std::io::Error) -> RunnerError {
-    RunnerError::Io { path: path.to_path_buf(), source: e }
+    RunnerError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
 }
 
 /// Write `results.csv` and `results.json`.
 pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let mut csv = String::from("context,scenario,os,aspect,encoder,detector,attention,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds\n");
+    let mut csv = String::from(
+        "context,scenario,os,aspect,encoder,detector,attention,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds\n",
+    );
     for r in &report.rows {
         let _ = writeln!(
             csv,
             "{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{:.3}",
-            r.context, r.scenario, r.os, r.aspect, r.encoder, r.detector, r.attention, r.auc, r.pr_auc, r.ndcg, r.tie_ceiling, r.train_rows, r.test_rows, r.attacks, r.seconds
+            r.context,
+            r.scenario,
+            r.os,
+            r.aspect,
+            r.encoder,
+            r.detector,
+            r.attention,
+            r.auc,
+            r.pr_auc,
+            r.ndcg,
+            r.tie_ceiling,
+            r.train_rows,
+            r.test_rows,
+            r.attacks,
+            r.seconds
         );
     }
     let p = dir.join("results.csv");
@@ -95,24 +133,41 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
         })).collect::<Vec<_>>(),
         "selections": selections(report),
     });
-    std::fs::write(&p, serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(|e| io(&p, e))
+    std::fs::write(&p, serde_json::to_string_pretty(&json).unwrap_or_default())
+        .map_err(|e| io(&p, e))
 }
 
 fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() { f64::NAN } else { v.iter().sum::<f64>() / v.len() as f64 }
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
 }
 
 /// Write `report.md`; `command` is shown so the report says how it was made.
-pub fn write_markdown(report: &ExperimentReport, dir: &Path, command: &str, figures: &[String]) -> Result<()> {
+pub fn write_markdown(
+    report: &ExperimentReport,
+    dir: &Path,
+    command: &str,
+    figures: &[String],
+) -> Result<()> {
     let sel = selections(report);
     let mut md = String::new();
     let _ = writeln!(md, "# apt-llm evaluation\n");
-    let _ = writeln!(md, "- data: {}\n- command: `{command}`\n- wall time: {:.1} s\n", report.data, report.seconds);
+    let _ = writeln!(
+        md,
+        "- data: {}\n- command: `{command}`\n- wall time: {:.1} s\n",
+        report.data, report.seconds
+    );
     for (name, why) in &report.unavailable_encoders {
         let _ = writeln!(md, "- encoder `{name}` skipped: {why}");
     }
     let baseline_names: Vec<String> = {
-        let mut v: Vec<String> = sel.iter().flat_map(|s| s.baselines.keys().cloned()).collect();
+        let mut v: Vec<String> = sel
+            .iter()
+            .flat_map(|s| s.baselines.keys().cloned())
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -122,7 +177,10 @@ pub fn write_markdown(report: &ExperimentReport, dir: &Path, command: &str, figu
         md,
         "The *paper* pick is the combination with the highest test AUC on the context itself (it looks at the test labels); the *honest* pick is the combination with the best mean AUC over the other contexts (leave-one-context-out), reported with its AUC here. The tie ceiling is the best AUC any scorer can reach when attacks and normals share identical inputs.\n"
     );
-    let _ = write!(md, "| context | tie ceiling | paper pick | AUC | honest pick | AUC |");
+    let _ = write!(
+        md,
+        "| context | tie ceiling | paper pick | AUC | honest pick | AUC |"
+    );
     for b in &baseline_names {
         let _ = write!(md, " {b} |");
     }
@@ -133,7 +191,11 @@ pub fn write_markdown(report: &ExperimentReport, dir: &Path, command: &str, figu
     md.push('\n');
     for s in &sel {
         let (hc, ha) = s.honest.clone().map_or(("-".to_string(), f64::NAN), |h| h);
-        let _ = write!(md, "| {} | {:.3} | {} | {:.3} | {} | {:.3} |", s.context, s.tie_ceiling, s.paper_best.0, s.paper_best.1, hc, ha);
+        let _ = write!(
+            md,
+            "| {} | {:.3} | {} | {:.3} | {} | {:.3} |",
+            s.context, s.tie_ceiling, s.paper_best.0, s.paper_best.1, hc, ha
+        );
         for b in &baseline_names {
             match s.baselines.get(b) {
                 Some(v) => {
@@ -144,7 +206,14 @@ pub fn write_markdown(report: &ExperimentReport, dir: &Path, command: &str, figu
         }
         md.push('\n');
     }
-    let col = |f: &dyn Fn(&crate::Selection) -> Option<f64>| mean(&sel.iter().filter_map(f).filter(|v| v.is_finite()).collect::<Vec<_>>());
+    let col = |f: &dyn Fn(&crate::Selection) -> Option<f64>| {
+        mean(
+            &sel.iter()
+                .filter_map(f)
+                .filter(|v| v.is_finite())
+                .collect::<Vec<_>>(),
+        )
+    };
     let _ = write!(
         md,
         "| **mean** ({} contexts) | {:.3} | | {:.3} | | {:.3} |",
@@ -157,41 +226,100 @@ pub fn write_markdown(report: &ExperimentReport, dir: &Path, command: &str, figu
         let _ = write!(md, " {:.3} |", col(&|s| s.baselines.get(b).copied()));
     }
     md.push('\n');
-    let skipped: Vec<_> = report.contexts.iter().filter(|c| c.skipped.is_some()).collect();
+    let skipped: Vec<_> = report
+        .contexts
+        .iter()
+        .filter(|c| c.skipped.is_some())
+        .collect();
     if !skipped.is_empty() {
         let _ = writeln!(md, "\n## Contexts not scored\n");
         for c in skipped {
-            let _ = writeln!(md, "- {} ({} processes, {} attacks): {}", c.context, c.processes, c.attacks, c.skipped.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                md,
+                "- {} ({} processes, {} attacks): {}",
+                c.context,
+                c.processes,
+                c.attacks,
+                c.skipped.as_deref().unwrap_or("")
+            );
         }
     }
-    let _ = writeln!(md, "\n## Mean AUC of every combination\n\n| combination | contexts | mean AUC | mean PR-AUC | mean nDCG | mean seconds |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        md,
+        "\n## Mean AUC of every combination\n\n| combination | contexts | mean AUC | mean PR-AUC | mean nDCG | mean seconds |\n|---|---|---|---|---|---|"
+    );
     let mut by_combo: BTreeMap<String, Vec<&crate::ResultRow>> = BTreeMap::new();
     for r in &report.rows {
         by_combo.entry(r.combination()).or_default().push(r);
     }
     let mut combos: Vec<_> = by_combo.into_iter().collect();
-    combos.sort_by(|a, b| mean(&b.1.iter().map(|r| r.auc).collect::<Vec<_>>()).total_cmp(&mean(&a.1.iter().map(|r| r.auc).collect::<Vec<_>>())));
+    combos.sort_by(|a, b| {
+        mean(&b.1.iter().map(|r| r.auc).collect::<Vec<_>>())
+            .total_cmp(&mean(&a.1.iter().map(|r| r.auc).collect::<Vec<_>>()))
+    });
     for (combo, rs) in combos {
-        let m = |f: fn(&crate::ResultRow) -> f64| mean(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
-        let _ = writeln!(md, "| {combo} | {} | {:.3} | {:.3} | {:.3} | {:.2} |", rs.len(), m(|r| r.auc), m(|r| r.pr_auc), m(|r| r.ndcg), m(|r| r.seconds));
+        let m =
+            |f: fn(&crate::ResultRow) -> f64| mean(&rs.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let _ = writeln!(
+            md,
+            "| {combo} | {} | {:.3} | {:.3} | {:.3} | {:.2} |",
+            rs.len(),
+            m(|r| r.auc),
+            m(|r| r.pr_auc),
+            m(|r| r.ndcg),
+            m(|r| r.seconds)
+        );
     }
     let _ = writeln!(md, "\n## Per context\n");
     for c in report.contexts.iter().filter(|c| c.skipped.is_none()) {
         let _ = writeln!(
             md,
             "### {}\n\n{} processes, {} distinct, {} attacks; {} normal test processes; tie ceiling {:.3}\n\n| combination | AUC | PR-AUC | nDCG | s |\n|---|---|---|---|---|",
-            c.context, c.processes, c.patterns, c.attacks, c.test_normals, c.tie_ceiling.unwrap_or(f64::NAN)
+            c.context,
+            c.processes,
+            c.patterns,
+            c.attacks,
+            c.test_normals,
+            c.tie_ceiling.unwrap_or(f64::NAN)
         );
-        let mut rows: Vec<_> = report.rows.iter().filter(|r| r.context == c.context).collect();
+        let mut rows: Vec<_> = report
+            .rows
+            .iter()
+            .filter(|r| r.context == c.context)
+            .collect();
         rows.sort_by(|a, b| b.auc.total_cmp(&a.auc));
         for r in rows {
-            let _ = writeln!(md, "| {} | {:.3} | {:.3} | {:.3} | {:.2} |", r.combination(), r.auc, r.pr_auc, r.ndcg, r.seconds);
+            let _ = writeln!(
+                md,
+                "| {} | {:.3} | {:.3} | {:.3} | {:.2} |",
+                r.combination(),
+                r.auc,
+                r.pr_auc,
+                r.ndcg,
+                r.seconds
+            );
         }
         if !c.explanations.is_empty() {
-            let _ = writeln!(md, "\nFlagged by the best autoencoder, with the attributes that raise the score most (score drop when removed):\n");
+            let _ = writeln!(
+                md,
+                "\nFlagged by the best autoencoder, with the attributes that raise the score most (score drop when removed):\n"
+            );
             for e in &c.explanations {
-                let top: Vec<String> = e.contributions.iter().take(3).map(|(p, d)| format!("\"{p}\" ({d:+.4})")).collect();
-                let _ = writeln!(md, "- `{}` ({}) score {:.4} > {:.4}: {}", e.process, if e.attack { "attack" } else { "normal" }, e.score, e.threshold, top.join(", "));
+                let top: Vec<String> = e
+                    .contributions
+                    .iter()
+                    .take(3)
+                    .map(|(p, d)| format!("\"{p}\" ({d:+.4})"))
+                    .collect();
+                let _ = writeln!(
+                    md,
+                    "- `{}` ({}) score {:.4} > {:.4}: {}",
+                    e.process,
+                    if e.attack { "attack" } else { "normal" },
+                    e.score,
+                    e.threshold,
+                    top.join(", ")
+                );
             }
         }
         md.push('\n');

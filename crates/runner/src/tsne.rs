@@ -16,7 +16,12 @@ pub fn tsne(x: &Array2<f32>, perplexity: f64, iterations: usize, seed: u64) -> V
     let mut d2 = vec![0f64; n * n];
     for i in 0..n {
         for j in (i + 1)..n {
-            let d: f64 = x.row(i).iter().zip(x.row(j)).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
+            let d: f64 = x
+                .row(i)
+                .iter()
+                .zip(x.row(j))
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum();
             d2[i * n + j] = d;
             d2[j * n + i] = d;
         }
@@ -47,7 +52,11 @@ pub fn tsne(x: &Array2<f32>, perplexity: f64, iterations: usize, seed: u64) -> V
             }
             if entropy > target {
                 lo = beta;
-                beta = if hi.is_finite() { (beta + hi) / 2.0 } else { beta * 2.0 };
+                beta = if hi.is_finite() {
+                    (beta + hi) / 2.0
+                } else {
+                    beta * 2.0
+                };
             } else {
                 hi = beta;
                 beta = (beta + lo) / 2.0;
@@ -62,7 +71,9 @@ pub fn tsne(x: &Array2<f32>, perplexity: f64, iterations: usize, seed: u64) -> V
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let normal = Normal::new(0.0, 1e-4).expect("valid normal");
-    let mut y: Vec<[f64; 2]> = (0..n).map(|_| [normal.sample(&mut rng), normal.sample(&mut rng)]).collect();
+    let mut y: Vec<[f64; 2]> = (0..n)
+        .map(|_| [normal.sample(&mut rng), normal.sample(&mut rng)])
+        .collect();
     let mut vel = vec![[0f64; 2]; n];
     // scikit-learn's "auto" learning rate: n / early exaggeration / 4, at least 50.
     let lr = (n as f64 / 12.0 / 4.0).max(50.0);
@@ -108,16 +119,24 @@ pub fn tsne(x: &Array2<f32>, perplexity: f64, iterations: usize, seed: u64) -> V
 mod tests {
     #[test]
     fn separates_two_clusters() {
-        let x = ndarray::Array2::from_shape_fn((40, 5), |(i, j)| if i < 20 { 0.0 } else { 5.0 } + ((i * 7 + j) % 5) as f32 * 0.01);
+        let x = ndarray::Array2::from_shape_fn(
+            (40, 5),
+            |(i, j)| if i < 20 { 0.0 } else { 5.0 } + ((i * 7 + j) % 5) as f32 * 0.01,
+        );
         let y = super::tsne(&x, 10.0, 500, 1);
         let c = |r: std::ops::Range<usize>| {
             let n = r.len() as f64;
-            let (sx, sy) = r.clone().fold((0.0, 0.0), |a, i| (a.0 + y[i][0], a.1 + y[i][1]));
+            let (sx, sy) = r
+                .clone()
+                .fold((0.0, 0.0), |a, i| (a.0 + y[i][0], a.1 + y[i][1]));
             [sx / n, sy / n]
         };
         let (a, b) = (c(0..20), c(20..40));
         let between = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
-        let within: f64 = (0..20).map(|i| ((y[i][0] - a[0]).powi(2) + (y[i][1] - a[1]).powi(2)).sqrt()).sum::<f64>() / 20.0;
+        let within: f64 = (0..20)
+            .map(|i| ((y[i][0] - a[0]).powi(2) + (y[i][1] - a[1]).powi(2)).sqrt())
+            .sum::<f64>()
+            / 20.0;
         assert!(between > 3.0 * within, "between {between}, within {within}");
     }
 }

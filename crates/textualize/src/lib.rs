@@ -332,7 +332,11 @@ impl LengthReport {
         LengthReport {
             sentences: n,
             limit,
-            mean: if n == 0 { 0.0 } else { lens.iter().sum::<usize>() as f64 / n as f64 },
+            mean: if n == 0 {
+                0.0
+            } else {
+                lens.iter().sum::<usize>() as f64 / n as f64
+            },
             median: at(0.5),
             p95: at(0.95),
             max: lens.last().copied().unwrap_or(0),
@@ -380,13 +384,22 @@ mod tests {
             "The process has network activity an unnamed endpoint and network activity 10.0.0.1."
         );
         c.records[0].attributes.clear();
-        assert_eq!(t.sentence(&c.records[0]), "The process has no recorded activity.");
+        assert_eq!(
+            t.sentence(&c.records[0]),
+            "The process has no recorded activity."
+        );
     }
 
     #[test]
     fn unknown_events_are_humanised() {
-        assert_eq!(event_name("EVENT_FOO_BAR", EventNaming::Describe), "foo bar");
-        assert_eq!(event_name("EVENT_SENDTO", EventNaming::Describe), "send network data");
+        assert_eq!(
+            event_name("EVENT_FOO_BAR", EventNaming::Describe),
+            "foo bar"
+        );
+        assert_eq!(
+            event_name("EVENT_SENDTO", EventNaming::Describe),
+            "send network data"
+        );
         assert_eq!(event_name("EVENT_SENDTO", EventNaming::Raw), "EVENT_SENDTO");
     }
 
@@ -397,6 +410,9 @@ mod tests {
         t.separator = "; ".into();
         let c = ctx(Aspect::ProcessExec, &["ls", "cat"]);
         let tx = Textualizer::new(t, &c);
-        assert_eq!(tx.sentence(&c.records[0]), "The process has ran ls; ran cat.");
+        assert_eq!(
+            tx.sentence(&c.records[0]),
+            "The process has ran ls; ran cat."
+        );
     }
 }
