@@ -48,6 +48,10 @@ pub struct EvaluateArgs {
     /// Autoencoder epochs.
     #[arg(long, default_value_t = 50)]
     epochs: usize,
+    /// Autoencoder input scaling: minmax (with the authors' sigmoid output), standard or
+    /// none (with a linear output).
+    #[arg(long, default_value = "minmax")]
+    scaling: String,
     /// Sentence template: paper or compact.
     #[arg(long, default_value = "paper")]
     template: String,
@@ -108,6 +112,16 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
             .ok_or_else(|| format!("unknown template {:?}", a.template))?,
         seed: a.seed,
         epochs: a.epochs,
+        scaling: match a.scaling.as_str() {
+            "minmax" => apt_llm::autoencoders::Scaling::MinMax,
+            "standard" => apt_llm::autoencoders::Scaling::Standard,
+            "none" => apt_llm::autoencoders::Scaling::None,
+            other => {
+                return Err(
+                    format!("--scaling takes minmax, standard or none, not {other:?}").into(),
+                );
+            }
+        },
         min_test_normals: a.min_test_normals,
         cache: (!a.no_cache).then(|| cache_dir().join("embeddings")),
         quiet: a.quiet,

@@ -106,6 +106,8 @@ pub struct ExperimentConfig {
     pub seed: u64,
     /// Autoencoder epochs.
     pub epochs: usize,
+    /// Autoencoder input scaling (and with it the output activation).
+    pub scaling: apt_llm_autoencoders::Scaling,
     /// Contexts with fewer normal test processes are reported, not scored.
     pub min_test_normals: usize,
     /// Embedding cache directory (`None`: no disk cache).
@@ -130,6 +132,7 @@ impl Default for ExperimentConfig {
             split: SplitConfig::default(),
             seed: 42,
             epochs: 50,
+            scaling: apt_llm_autoencoders::Scaling::MinMax,
             min_test_normals: 10,
             cache: None,
             quiet: true,
@@ -445,7 +448,7 @@ fn run_context(
             };
             for &attention in settings {
                 let t0 = Instant::now();
-                let spec = det.spec(attention, cfg.seed, cfg.epochs);
+                let spec = det.spec(attention, cfg.seed, cfg.epochs, cfg.scaling);
                 let model = spec.fit_boxed(&ts)?;
                 let scores = model.score(test_x.view())?;
                 let seconds = t0.elapsed().as_secs_f64();

@@ -1,6 +1,6 @@
 //! The grid: which encoders and detectors to combine.
 
-use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig};
+use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig, OutputActivation, Scaling};
 use apt_llm_baselines::{Dbscan, IsolationForest, OneClassSvm};
 use apt_llm_detect::DetectorSpec;
 use serde::{Deserialize, Serialize};
@@ -61,8 +61,25 @@ impl DetectorChoice {
         }
     }
     /// The configured detector.
-    pub fn spec(self, attention: bool, seed: u64, epochs: usize) -> Box<dyn DetectorSpec> {
+    /// `scaling` applies to the autoencoders: `MinMax` pairs with the authors' sigmoid
+    /// output, the others with a linear output.
+    pub fn spec(
+        self,
+        attention: bool,
+        seed: u64,
+        epochs: usize,
+        scaling: Scaling,
+    ) -> Box<dyn DetectorSpec> {
+        let output = match scaling {
+            Scaling::MinMax => OutputActivation::Sigmoid,
+            Scaling::Standard | Scaling::None => OutputActivation::Linear,
+        };
         let ae = |c: AutoencoderConfig| -> Box<dyn DetectorSpec> {
+            let c = AutoencoderConfig {
+                scaling,
+                output,
+                ..c
+            };
             Box::new(Autoencoder::new(
                 c.with_attention(attention)
                     .with_seed(seed)
