@@ -13,6 +13,7 @@ use apt_llm_provenance::{
 use apt_llm_textualize::{Template, Textualizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -358,11 +359,23 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         seconds: 0.0,
     };
     let progress = bar(cfg.quiet, contexts.len() as u64, "contexts");
-    for ctx in &contexts {
-        progress.set_message(ctx.id.to_string());
-        let outcome = run_context(cfg, ctx, &encoders, &mut report.rows)?;
+    // Contexts run in parallel: a detector fit on a few hundred distinct rows is made of
+    // many small tensor operations that do not fill the cores by themselves. Results keep
+    // the context order, and every random draw is seeded per fit, so the output does not
+    // depend on scheduling.
+    let results: Vec<Result<(ContextOutcome, Vec<ResultRow>)>> = contexts
+        .par_iter()
+        .map(|ctx| {
+            let mut rows = Vec::new();
+            let outcome = run_context(cfg, ctx, &encoders, &mut rows)?;
+            progress.inc(1);
+            Ok((outcome, rows))
+        })
+        .collect();
+    for r in results {
+        let (outcome, rows) = r?;
         report.contexts.push(outcome);
-        progress.inc(1);
+        report.rows.extend(rows);
     }
     progress.finish_and_clear();
     report.seconds = start.elapsed().as_secs_f64();
