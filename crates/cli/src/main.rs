@@ -94,6 +94,13 @@ enum ModelsAction {
 }
 
 fn main() -> ExitCode {
+    // Behave like other Unix tools when the reader goes away (`apt-llm ... | head`): end
+    // quietly on SIGPIPE instead of panicking on a failed print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
