@@ -340,7 +340,7 @@ impl Fit for Autoencoder {
             let train_loss = (epoch_loss / epoch_batches as f64) as f32;
             let val_loss = validation.as_ref().map(|(vx, vn, vw)| {
                 let valid = net.valid();
-                let errs = reconstruction_errors(&valid, cfg, vx, *vn, d, &base);
+                let errs = reconstruction_errors(&valid, vx, *vn, d, &base);
                 let tw: f64 = vw.iter().map(|&v| v as f64).sum();
                 (errs
                     .iter()
@@ -417,7 +417,6 @@ impl Fit for Autoencoder {
 /// Mean squared reconstruction error per row of scaled inputs (posterior mean for VAE).
 fn reconstruction_errors(
     net: &Network,
-    _cfg: &AutoencoderConfig,
     x: &[f32],
     n: usize,
     d: usize,
@@ -562,7 +561,6 @@ impl Detector for FittedAutoencoder {
         }
         Ok(Array1::from(reconstruction_errors(
             &self.network,
-            &self.config,
             &scaled,
             n,
             d,

@@ -226,12 +226,7 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         .ok_or("no data root: pass --data or set APT_LLM_DATA")?;
     let id: ContextId = a.context.parse()?;
     let ctx = Catalog::discover(&root)?.load(&id)?;
-    let tx = Textualizer::new(
-        Template {
-            ..pipeline.template.clone()
-        },
-        &ctx.context,
-    );
+    let tx = Textualizer::new(pipeline.template.clone(), &ctx.context);
     let patterns = Patterns::from_context(&ctx.context);
     let sentences: Vec<String> = patterns
         .patterns

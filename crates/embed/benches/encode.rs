@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
     let (Some(dir), Some(file)) = (
-        apt_llm_testkit::minilm_dir(),
+        apt_llm_testkit::minilm_dir(apt_llm_embed::resolve_model("minilm").ok()),
         apt_llm_testkit::bench_sentences(),
     ) else {
         return;

@@ -136,7 +136,7 @@ fn real_minilm_matches_sentence_transformers() {
     let Some(fixtures) = apt_llm_testkit::model_fixtures() else {
         return;
     };
-    let Some(dir) = apt_llm_testkit::minilm_dir() else {
+    let Some(dir) = apt_llm_testkit::minilm_dir(apt_llm_embed::resolve_model("minilm").ok()) else {
         return;
     };
     let g: Value = serde_json::from_str(

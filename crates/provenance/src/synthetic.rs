@@ -10,7 +10,7 @@ use crate::context::{Context, ProcessRecord};
 use crate::error::{ProvenanceError, Result};
 use crate::ground_truth::Labels;
 use crate::types::{Aspect, ContextId, Performer, Scenario};
-use rand::seq::{IndexedRandom, SliceRandom};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -241,10 +241,4 @@ fn attribute_names(aspect: Aspect, n: usize) -> Vec<String> {
             _ => format!("EVENT_CUSTOM_{i}"),
         })
         .collect()
-}
-
-/// Pick `k` distinct elements (helper kept for callers building their own contexts).
-pub fn sample_distinct<T: Clone>(items: &[T], k: usize, seed: u64) -> Vec<T> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    items.choose_multiple(&mut rng, k).cloned().collect()
 }

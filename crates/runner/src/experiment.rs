@@ -433,7 +433,6 @@ fn run_context(
     let train_rows = split.train.len();
     let test_rows = split.test.len();
     let mut best_ae: Option<(f64, usize, Box<dyn Detector>, usize)> = None; // (auc, scored idx, model, encoder idx)
-    let mut embeddings_per_encoder = Vec::new();
     for (ei, enc) in encoders.iter().enumerate() {
         let x = enc.encoder.encode(&sentence_refs)?;
         let take = |idx: &[(usize, f32)]| -> (Array2<f32>, Array1<f32>) {
@@ -521,7 +520,6 @@ fn run_context(
                 rows.push(row);
             }
         }
-        embeddings_per_encoder.push(x);
     }
     if let (Some((_, idx, model, ei)), Some(dir)) = (&best_ae, &cfg.save_models) {
         let stem = id.to_string().replace('/', "_");
@@ -580,7 +578,6 @@ fn run_context(
             });
         }
     }
-    let _ = embeddings_per_encoder;
     Ok(outcome)
 }
 

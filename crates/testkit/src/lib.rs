@@ -2,7 +2,7 @@
 //!
 //! - Data: `APT_LLM_DATA`, else `../shared/datasets/adapt-e2` above the current directory.
 //! - Tiny model fixtures: `APT_LLM_FIXTURES`, else `../shared/fixtures/models`.
-//! - Real MiniLM: `APT_LLM_MINILM`, else the model cache (`apt-llm models fetch minilm`).
+//! - Real MiniLM: `APT_LLM_MINILM`, else where the embed crate resolves it.
 //!
 //! When a fixture is missing a test skips with a message, unless
 //! `APT_LLM_REQUIRE_FIXTURES=1` (set by `.ci/run`): then it fails, so CI can never pass
@@ -77,25 +77,12 @@ pub fn bench_sentences() -> Option<PathBuf> {
     )
 }
 
-/// The default model cache directory: `APT_LLM_CACHE`, else `$XDG_CACHE_HOME/apt-llm`,
-/// else `$HOME/.cache/apt-llm`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("APT_LLM_CACHE") {
-        return p.into();
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(p).join("apt-llm");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/apt-llm"))
-        .unwrap_or_else(|| PathBuf::from(".apt-llm-cache"))
-}
-
-/// The real all-MiniLM-L6-v2 directory (fetched by `apt-llm models fetch minilm`).
-pub fn minilm_dir() -> Option<PathBuf> {
+/// The real all-MiniLM-L6-v2 directory: `APT_LLM_MINILM`, else `cached` (pass
+/// `apt_llm_embed::resolve_model("minilm").ok()`, where `apt-llm models fetch minilm` puts it).
+pub fn minilm_dir(cached: Option<PathBuf>) -> Option<PathBuf> {
     locate(
         "all-MiniLM-L6-v2 model (run `apt-llm models fetch minilm`)",
         "APT_LLM_MINILM",
-        Some(cache_dir().join("models/all-MiniLM-L6-v2")),
+        cached,
     )
 }
