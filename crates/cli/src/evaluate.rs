@@ -33,6 +33,10 @@ pub struct EvaluateArgs {
     /// Encoders: names (minilm, bert, albert, distilbert, roberta) or model directories.
     #[arg(long, value_delimiter = ',', default_value = "minilm")]
     encoders: Vec<String>,
+    /// Encoder implementation: burn, or tch (rust-bert on libtorch; needs a build with
+    /// `--features tch`).
+    #[arg(long, default_value = "burn")]
+    backend: String,
     /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, or `all`.
     #[arg(
         long,
@@ -106,6 +110,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         data,
         contexts,
         encoders: a.encoders.iter().cloned().map(EncoderSpec).collect(),
+        backend: a.backend.parse::<apt_llm::embed::Backend>()?,
         detectors,
         attention: a.attention.parse::<AttentionMode>()?,
         template: Template::named(&a.template)

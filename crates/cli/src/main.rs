@@ -1,8 +1,8 @@
 //! `apt-llm`: the command-line face of the apt-llm workspace.
 
 use apt_llm::embed::{
-    EncoderOptions, LongInput, Pooling, SentenceEncoder, TransformerEncoder, cache_dir,
-    resolve_model, write_npy,
+    Backend, EncoderOptions, LongInput, Pooling, SentenceEncoder, TransformerEncoder, cache_dir,
+    load_encoder, resolve_model, write_npy,
 };
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::textualize::{LengthReport, Template, Textualizer};
@@ -70,6 +70,10 @@ enum Command {
         /// Split over-long inputs into windows instead of truncating them.
         #[arg(long)]
         windows: bool,
+        /// Encoder implementation: burn, or tch (rust-bert on libtorch; needs a build
+        /// with `--features tch`).
+        #[arg(long, default_value = "burn")]
+        backend: String,
     },
     /// Manage models.
     Models {
@@ -138,7 +142,8 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             batch,
             pooling,
             windows,
-        } => embed(&model, &sentences, &out, batch, pooling, windows),
+            backend,
+        } => embed(&model, &sentences, &out, batch, pooling, windows, &backend),
         Command::Models { action } => match action {
             ModelsAction::Fetch { name } => fetch(&name),
             ModelsAction::List => {
@@ -279,6 +284,7 @@ fn embed(
     batch: usize,
     pooling: Option<String>,
     windows: bool,
+    backend: &str,
 ) -> Result<(), BoxError> {
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let lines: Vec<&str> = text.lines().collect();
@@ -295,7 +301,7 @@ fn embed(
         },
         ..Default::default()
     };
-    let enc = TransformerEncoder::from_dir(resolve_model(model)?, options)?;
+    let enc = load_encoder(resolve_model(model)?, options, backend.parse::<Backend>()?)?;
     let start = Instant::now();
     let (m, stats) = enc.encode_with_stats(&lines)?;
     let secs = start.elapsed().as_secs_f64();

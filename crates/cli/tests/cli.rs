@@ -136,6 +136,37 @@ fn bad_context_names_fail_with_a_clear_message() {
 
 #[test]
 fn embed_writes_npy_in_input_order() {
+    embed_with_backend("burn");
+}
+
+#[cfg(feature = "tch")]
+#[test]
+fn embed_writes_npy_in_input_order_on_libtorch() {
+    embed_with_backend("tch");
+}
+
+#[cfg(not(feature = "tch"))]
+#[test]
+fn the_tch_backend_without_the_feature_says_how_to_get_it() {
+    let Some(model) = tiny_bert() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("s.txt");
+    std::fs::write(&input, "The process has event read from a file.\n").unwrap();
+    let out = apt_llm()
+        .args(["embed", "--backend", "tch", "--model"])
+        .arg(&model)
+        .arg("--sentences")
+        .arg(&input)
+        .arg("--out")
+        .arg(dir.path().join("e.npy"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features tch"), "{err}");
+}
+
+fn embed_with_backend(backend: &str) {
     let Some(model) = tiny_bert() else { return };
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("s.txt");
@@ -146,7 +177,7 @@ fn embed_writes_npy_in_input_order() {
     .unwrap();
     let npy = dir.path().join("e.npy");
     let (out, _) = run(apt_llm()
-        .args(["embed", "--model"])
+        .args(["embed", "--backend", backend, "--model"])
         .arg(&model)
         .arg("--sentences")
         .arg(&input)

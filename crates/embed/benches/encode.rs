@@ -1,9 +1,26 @@
 //! MiniLM on the 2,000 real process sentences of `shared/bench` (the set
-//! sentence-transformers is timed on). Reports sentences/s; tokens/s is printed once.
+//! sentence-transformers is timed on), on every backend compiled in: burn always,
+//! rust-bert + libtorch with `--features tch`. Throughput is in real tokens (padding
+//! excluded); the counters are printed once per configuration.
 //! Needs the model (`apt-llm models fetch minilm`) and the sentence file.
 
-use apt_llm_embed::{EncoderOptions, TransformerEncoder};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use apt_llm_embed::{EncodeStats, EncoderOptions, TransformerEncoder};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+
+fn one<M: criterion::measurement::Measurement>(
+    g: &mut BenchmarkGroup<'_, M>,
+    name: &str,
+    sentences: &[&str],
+    encode: impl Fn(&[&str]) -> EncodeStats,
+) {
+    let stats = encode(sentences);
+    eprintln!(
+        "{name}: {} sentences, {} distinct, {} tokens, {} padding, {} truncated",
+        stats.sentences, stats.distinct, stats.tokens, stats.padding, stats.truncated
+    );
+    g.throughput(Throughput::Elements(stats.tokens as u64));
+    g.bench_function(name, |b| b.iter(|| encode(sentences)));
+}
 
 fn bench(c: &mut Criterion) {
     let (Some(dir), Some(file)) = (
@@ -17,24 +34,28 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("encode");
     g.sample_size(10);
     g.measurement_time(std::time::Duration::from_secs(30));
+    let options = |batch| EncoderOptions {
+        batch_size: Some(batch),
+        ..Default::default()
+    };
     for batch in [32usize, 128] {
-        let enc = TransformerEncoder::from_dir(
-            &dir,
-            EncoderOptions {
-                batch_size: Some(batch),
-                ..Default::default()
-            },
-        )
-        .expect("model loads");
-        let (_, stats) = enc.encode_with_stats(&sentences).expect("encodes");
-        eprintln!(
-            "minilm batch {batch}: {} sentences, {} distinct, {} tokens, {} padding, {} truncated",
-            stats.sentences, stats.distinct, stats.tokens, stats.padding, stats.truncated
+        let enc = TransformerEncoder::from_dir(&dir, options(batch)).expect("model loads");
+        one(
+            &mut g,
+            &format!("burn_minilm_tokens_batch{batch}"),
+            &sentences,
+            |s| enc.encode_with_stats(s).expect("encodes").1,
         );
-        g.throughput(Throughput::Elements(stats.tokens as u64));
-        g.bench_function(format!("minilm_tokens_batch{batch}"), |b| {
-            b.iter(|| enc.encode_with_stats(&sentences).expect("encodes"))
-        });
+        #[cfg(feature = "tch")]
+        {
+            let enc = apt_llm_embed::TchEncoder::from_dir(&dir, options(batch)).expect("loads");
+            one(
+                &mut g,
+                &format!("tch_minilm_tokens_batch{batch}"),
+                &sentences,
+                |s| enc.encode_with_stats(s).expect("encodes").1,
+            );
+        }
     }
     g.finish();
 }

@@ -31,13 +31,20 @@ pub struct ModelIdentity {
     /// Hash of the configuration and weights (FNV-1a of config.json and the checkpoint's
     /// size, head and tail), so a changed checkpoint never reuses cached embeddings.
     pub fingerprint: String,
+    /// Which implementation computes the vectors.
+    #[serde(default)]
+    pub backend: Backend,
 }
 
 impl ModelIdentity {
     /// A file-name-safe key for caches.
     pub fn key(&self) -> String {
+        let backend = match self.backend {
+            Backend::Burn => "",
+            Backend::Tch => "tch-",
+        };
         format!(
-            "{}-{:?}-{}-{}-{:?}-{}",
+            "{backend}{}-{:?}-{}-{}-{:?}-{}",
             self.kind.name().to_ascii_lowercase(),
             self.pooling,
             if self.normalize { "l2" } else { "raw" },
@@ -46,6 +53,84 @@ impl ModelIdentity {
             self.fingerprint
         )
         .to_ascii_lowercase()
+    }
+}
+
+/// Which implementation runs the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn (CPU: flex; GPU: wgpu with the `wgpu` feature). Always available.
+    #[default]
+    Burn,
+    /// rust-bert on libtorch; needs the `tch` feature and libtorch 2.4.0.
+    Tch,
+}
+
+impl Backend {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Burn => "burn",
+            Backend::Tch => "tch",
+        }
+    }
+
+    /// Is this backend compiled into this build?
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Burn => true,
+            Backend::Tch => cfg!(feature = "tch"),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = EmbedError;
+    fn from_str(s: &str) -> Result<Backend> {
+        match s.to_ascii_lowercase().as_str() {
+            "burn" => Ok(Backend::Burn),
+            "tch" | "libtorch" | "rust-bert" => Ok(Backend::Tch),
+            _ => Err(EmbedError::InvalidOption {
+                name: "backend",
+                reason: format!("{s:?} is not a backend (burn, tch)"),
+            }),
+        }
+    }
+}
+
+/// Load a model directory with the chosen backend, on its default (CPU) device.
+///
+/// ```no_run
+/// use apt_llm_embed::{load_encoder, resolve_model, Backend, EncoderOptions};
+/// let enc = load_encoder(resolve_model("minilm")?, EncoderOptions::default(), Backend::Burn)?;
+/// assert_eq!(enc.dim(), 384);
+/// # Ok::<(), apt_llm_embed::EmbedError>(())
+/// ```
+pub fn load_encoder(
+    dir: impl AsRef<Path>,
+    options: EncoderOptions,
+    backend: Backend,
+) -> Result<Box<dyn SentenceEncoder>> {
+    match backend {
+        Backend::Burn => Ok(Box::new(TransformerEncoder::from_dir(dir, options)?)),
+        #[cfg(feature = "tch")]
+        Backend::Tch => Ok(Box::new(crate::tch_backend::TchEncoder::from_dir(
+            dir, options,
+        )?)),
+        #[cfg(not(feature = "tch"))]
+        Backend::Tch => Err(EmbedError::BackendUnavailable {
+            backend: "tch",
+            reason: "this build lacks the `tch` feature (see the README: \
+                     scripts/setup_libtorch.py, then build with `--features tch`)"
+                .into(),
+        }),
     }
 }
 
@@ -59,6 +144,16 @@ pub trait SentenceEncoder: Send + Sync {
     }
     /// One row per sentence, in input order.
     fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>>;
+    /// [`encode`](SentenceEncoder::encode) with counters. The default counts sentences
+    /// only; the transformer backends fill every field.
+    fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        let m = self.encode(sentences)?;
+        let stats = EncodeStats {
+            sentences: sentences.len(),
+            ..Default::default()
+        };
+        Ok((m, stats))
+    }
 }
 
 /// What to do with sentences longer than the model's limit.
@@ -215,56 +310,10 @@ impl TransformerEncoder {
     /// # Ok::<(), apt_llm_embed::EmbedError>(())
     /// ```
     pub fn from_dir(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<TransformerEncoder> {
-        let dir = dir.as_ref();
-        if !dir.is_dir() {
-            return Err(EmbedError::ModelNotFound {
-                name: dir.display().to_string(),
-                reason: "not a directory".into(),
-            });
-        }
-        let config_path = dir.join("config.json");
-        if !config_path.is_file() {
-            return Err(EmbedError::MissingFile {
-                dir: dir.to_path_buf(),
-                what: "config.json".into(),
-            });
-        }
-        let mut config = EncoderConfig::from_file(&config_path)?;
-        let weights = dir.join("model.safetensors");
-        if !weights.is_file() {
-            let what = if dir.join("pytorch_model.bin").is_file() {
-                "model.safetensors (only pytorch_model.bin is present: convert it with \
-                 `python -c \"import torch, safetensors.torch as st; \
-                 st.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')\"`)"
-            } else {
-                "model.safetensors"
-            };
-            return Err(EmbedError::MissingFile {
-                dir: dir.to_path_buf(),
-                what: what.into(),
-            });
-        }
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string());
-        let kind = options.kind.unwrap_or_else(|| {
-            if config.kind == ModelKind::Bert && name.to_ascii_lowercase().contains("minilm") {
-                ModelKind::MiniLm
-            } else {
-                config.kind
-            }
-        });
+        let files = ModelFiles::open(dir.as_ref(), &options)?;
         let device = options.device.clone().unwrap_or_else(cpu_device);
-        let prefixes = vec![
-            "bert.",
-            "roberta.",
-            "albert.",
-            "distilbert.",
-            "model.",
-            "transformer.",
-        ];
-        let mut ck = Checkpoint::from_safetensors(&weights, prefixes)?;
+        let mut ck = Checkpoint::from_safetensors(&files.weights, CHECKPOINT_PREFIXES.to_vec())?;
+        let config = files.config;
         let network = match config.kind {
             ModelKind::Bert | ModelKind::MiniLm | ModelKind::Roberta => {
                 Network::Bert(Box::new(Bert::load(&mut ck, &config, &device)?))
@@ -276,50 +325,13 @@ impl TransformerEncoder {
                 Network::Albert(Box::new(Albert::load(&mut ck, &config, &device)?))
             }
         };
-        let tokenizer = TextTokenizer::from_dir(dir, config.kind)?;
-        let (st_pool, st_norm, st_len) = sentence_transformers_settings(dir);
-        let max_tokens = options
-            .max_tokens
-            .or(st_len)
-            .unwrap_or(config.max_tokens())
-            .min(config.max_tokens());
-        if max_tokens < 3 {
-            return Err(EmbedError::InvalidOption {
-                name: "max_tokens",
-                reason: format!("{max_tokens} leaves no room for content between special tokens"),
-            });
-        }
-        let identity = ModelIdentity {
-            name,
-            kind,
-            dim: config.hidden_size,
-            pooling: options
-                .pooling
-                .or(st_pool)
-                .unwrap_or(kind.default_pooling()),
-            normalize: options.normalize.or(st_norm).unwrap_or(false),
-            max_tokens,
-            long_input: options.long_input,
-            fingerprint: fingerprint(&config_path, &weights)?,
-        };
-        config.kind = match config.kind {
-            ModelKind::Bert => kind,
-            k => k,
-        };
-        let batch_size = options.batch_size.unwrap_or(64);
-        if batch_size == 0 {
-            return Err(EmbedError::InvalidOption {
-                name: "batch_size",
-                reason: "must be positive".into(),
-            });
-        }
         Ok(TransformerEncoder {
-            identity,
+            identity: files.identity,
             config,
             network,
-            tokenizer,
+            tokenizer: files.tokenizer,
             device,
-            batch_size,
+            batch_size: files.batch_size,
         })
     }
 
@@ -404,100 +416,13 @@ impl TransformerEncoder {
     /// Encode with counters. Duplicate sentences are encoded once; inputs are sorted by
     /// length and batched so little padding is computed.
     pub fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
-        let dim = self.config.hidden_size;
-        let mut stats = EncodeStats {
-            sentences: sentences.len(),
-            ..Default::default()
-        };
-        if let Some(index) = sentences.iter().position(|s| s.trim().is_empty()) {
-            return Err(EmbedError::EmptySentence { index });
-        }
-        // Distinct sentences.
-        let mut slot: HashMap<&str, usize> = HashMap::new();
-        let mut distinct: Vec<&str> = Vec::new();
-        let row_of: Vec<usize> = sentences
-            .iter()
-            .map(|s| {
-                *slot.entry(s).or_insert_with(|| {
-                    distinct.push(s);
-                    distinct.len() - 1
-                })
-            })
-            .collect();
-        stats.distinct = distinct.len();
-        let tokenized = self.tokenizer.encode(&distinct)?;
-        // Pieces: (sentence, window weight, ids).
-        let max = self.identity.max_tokens;
-        let mut pieces: Vec<(usize, f32, Vec<u32>)> = Vec::new();
-        for (i, ids) in tokenized.into_iter().enumerate() {
-            if ids.len() <= max {
-                pieces.push((i, ids.len() as f32, ids));
-                continue;
-            }
-            stats.truncated += 1;
-            let (first, last) = (ids[0], *ids.last().expect("non-empty"));
-            let content = &ids[1..ids.len() - 1];
-            match self.identity.long_input {
-                LongInput::Truncate => {
-                    stats.tokens_cut += ids.len() - max;
-                    let mut cut = Vec::with_capacity(max);
-                    cut.push(first);
-                    cut.extend_from_slice(&content[..max - 2]);
-                    cut.push(last);
-                    pieces.push((i, max as f32, cut));
-                }
-                LongInput::Windows => {
-                    for chunk in content.chunks(max - 2) {
-                        let mut w = Vec::with_capacity(chunk.len() + 2);
-                        w.push(first);
-                        w.extend_from_slice(chunk);
-                        w.push(last);
-                        pieces.push((i, w.len() as f32, w));
-                    }
-                }
-            }
-        }
-        // Longest first, batches of similar length.
-        let mut order: Vec<usize> = (0..pieces.len()).collect();
-        order.sort_by_key(|&p| std::cmp::Reverse(pieces[p].2.len()));
-        let mut acc = vec![0f32; distinct.len() * dim];
-        let mut weight = vec![0f32; distinct.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let batch: Vec<&[u32]> = chunk.iter().map(|&p| pieces[p].2.as_slice()).collect();
-            let longest = batch.iter().map(|b| b.len()).max().unwrap_or(0);
-            for b in &batch {
-                stats.tokens += b.len();
-                stats.padding += longest - b.len();
-            }
-            let out = self.pool_batch(&batch);
-            for (k, &p) in chunk.iter().enumerate() {
-                let (s, w, _) = &pieces[p];
-                let w = match self.identity.pooling {
-                    Pooling::Mean => *w,
-                    Pooling::Cls => 1.0,
-                };
-                weight[*s] += w;
-                for d in 0..dim {
-                    acc[s * dim + d] += w * out[k * dim + d];
-                }
-            }
-        }
-        for (s, w) in weight.iter().enumerate() {
-            let row = &mut acc[s * dim..(s + 1) * dim];
-            row.iter_mut().for_each(|v| *v /= w);
-            if self.identity.normalize {
-                let n = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                row.iter_mut().for_each(|v| *v /= n);
-            }
-        }
-        let mut out = Array2::<f32>::zeros((sentences.len(), dim));
-        for (r, &d) in row_of.iter().enumerate() {
-            out.row_mut(r)
-                .as_slice_mut()
-                .expect("contiguous")
-                .copy_from_slice(&acc[d * dim..(d + 1) * dim]);
-        }
-        Ok((out, stats))
+        encode_batched(
+            &self.identity,
+            &self.tokenizer,
+            self.batch_size,
+            sentences,
+            |batch| Ok(self.pool_batch(batch)),
+        )
     }
 }
 
@@ -512,7 +437,10 @@ impl SentenceEncoder for TransformerEncoder {
         &self.identity
     }
     fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
-        Ok(self.encode_with_stats(sentences)?.0)
+        Ok(TransformerEncoder::encode_with_stats(self, sentences)?.0)
+    }
+    fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        TransformerEncoder::encode_with_stats(self, sentences)
     }
 }
 
@@ -523,6 +451,9 @@ impl<T: SentenceEncoder + ?Sized> SentenceEncoder for Box<T> {
     fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
         (**self).encode(sentences)
     }
+    fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        (**self).encode_with_stats(sentences)
+    }
 }
 
 impl<T: SentenceEncoder + ?Sized> SentenceEncoder for std::sync::Arc<T> {
@@ -532,4 +463,225 @@ impl<T: SentenceEncoder + ?Sized> SentenceEncoder for std::sync::Arc<T> {
     fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
         (**self).encode(sentences)
     }
+    fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        (**self).encode_with_stats(sentences)
+    }
+}
+
+/// Key prefixes a Hugging Face checkpoint may put before the base model's weights.
+pub(crate) const CHECKPOINT_PREFIXES: [&str; 6] = [
+    "bert.",
+    "roberta.",
+    "albert.",
+    "distilbert.",
+    "model.",
+    "transformer.",
+];
+
+/// What every backend reads from a model directory before building its network.
+pub(crate) struct ModelFiles {
+    /// The architecture (`kind` relabelled MiniLM where the name says so).
+    pub config: EncoderConfig,
+    pub weights: PathBuf,
+    pub tokenizer: TextTokenizer,
+    pub identity: ModelIdentity,
+    pub batch_size: usize,
+}
+
+impl ModelFiles {
+    /// Check the directory, read `config.json`, the tokenizer and the sentence-transformers
+    /// settings, and settle the options.
+    pub fn open(dir: &Path, options: &EncoderOptions) -> Result<ModelFiles> {
+        if !dir.is_dir() {
+            return Err(EmbedError::ModelNotFound {
+                name: dir.display().to_string(),
+                reason: "not a directory".into(),
+            });
+        }
+        let config_path = dir.join("config.json");
+        if !config_path.is_file() {
+            return Err(EmbedError::MissingFile {
+                dir: dir.to_path_buf(),
+                what: "config.json".into(),
+            });
+        }
+        let mut config = EncoderConfig::from_file(&config_path)?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            let what = if dir.join("pytorch_model.bin").is_file() {
+                "model.safetensors (only pytorch_model.bin is present: convert it with \
+                 `python -c \"import torch, safetensors.torch as st; \
+                 st.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')\"`)"
+            } else {
+                "model.safetensors"
+            };
+            return Err(EmbedError::MissingFile {
+                dir: dir.to_path_buf(),
+                what: what.into(),
+            });
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        let kind = options.kind.unwrap_or_else(|| {
+            if config.kind == ModelKind::Bert && name.to_ascii_lowercase().contains("minilm") {
+                ModelKind::MiniLm
+            } else {
+                config.kind
+            }
+        });
+        let tokenizer = TextTokenizer::from_dir(dir, config.kind)?;
+        let (st_pool, st_norm, st_len) = sentence_transformers_settings(dir);
+        let max_tokens = options
+            .max_tokens
+            .or(st_len)
+            .unwrap_or(config.max_tokens())
+            .min(config.max_tokens());
+        if max_tokens < 3 {
+            return Err(EmbedError::InvalidOption {
+                name: "max_tokens",
+                reason: format!("{max_tokens} leaves no room for content between special tokens"),
+            });
+        }
+        let identity = ModelIdentity {
+            name,
+            kind,
+            dim: config.hidden_size,
+            pooling: options
+                .pooling
+                .or(st_pool)
+                .unwrap_or(kind.default_pooling()),
+            normalize: options.normalize.or(st_norm).unwrap_or(false),
+            max_tokens,
+            long_input: options.long_input,
+            fingerprint: fingerprint(&config_path, &weights)?,
+            backend: Backend::Burn,
+        };
+        if config.kind == ModelKind::Bert {
+            config.kind = kind;
+        }
+        let batch_size = options.batch_size.unwrap_or(64);
+        if batch_size == 0 {
+            return Err(EmbedError::InvalidOption {
+                name: "batch_size",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(ModelFiles {
+            config,
+            weights,
+            tokenizer,
+            identity,
+            batch_size,
+        })
+    }
+}
+
+/// The backend-independent part of encoding: duplicates once, truncation or windows
+/// (counted), longest-first batches of similar length, window averaging, L2
+/// normalisation. `pool` maps a batch of token-id sequences (each at most `max_tokens`
+/// long) to their pooled vectors, row-major `[batch, dim]`.
+pub(crate) fn encode_batched(
+    identity: &ModelIdentity,
+    tokenizer: &TextTokenizer,
+    batch_size: usize,
+    sentences: &[&str],
+    mut pool: impl FnMut(&[&[u32]]) -> Result<Vec<f32>>,
+) -> Result<(Array2<f32>, EncodeStats)> {
+    let dim = identity.dim;
+    let mut stats = EncodeStats {
+        sentences: sentences.len(),
+        ..Default::default()
+    };
+    if let Some(index) = sentences.iter().position(|s| s.trim().is_empty()) {
+        return Err(EmbedError::EmptySentence { index });
+    }
+    // Distinct sentences.
+    let mut slot: HashMap<&str, usize> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    let row_of: Vec<usize> = sentences
+        .iter()
+        .map(|s| {
+            *slot.entry(s).or_insert_with(|| {
+                distinct.push(s);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    stats.distinct = distinct.len();
+    let tokenized = tokenizer.encode(&distinct)?;
+    // Pieces: (sentence, window weight, ids).
+    let max = identity.max_tokens;
+    let mut pieces: Vec<(usize, f32, Vec<u32>)> = Vec::new();
+    for (i, ids) in tokenized.into_iter().enumerate() {
+        if ids.len() <= max {
+            pieces.push((i, ids.len() as f32, ids));
+            continue;
+        }
+        stats.truncated += 1;
+        let (first, last) = (ids[0], *ids.last().expect("non-empty"));
+        let content = &ids[1..ids.len() - 1];
+        match identity.long_input {
+            LongInput::Truncate => {
+                stats.tokens_cut += ids.len() - max;
+                let mut cut = Vec::with_capacity(max);
+                cut.push(first);
+                cut.extend_from_slice(&content[..max - 2]);
+                cut.push(last);
+                pieces.push((i, max as f32, cut));
+            }
+            LongInput::Windows => {
+                for chunk in content.chunks(max - 2) {
+                    let mut w = Vec::with_capacity(chunk.len() + 2);
+                    w.push(first);
+                    w.extend_from_slice(chunk);
+                    w.push(last);
+                    pieces.push((i, w.len() as f32, w));
+                }
+            }
+        }
+    }
+    // Longest first, batches of similar length.
+    let mut order: Vec<usize> = (0..pieces.len()).collect();
+    order.sort_by_key(|&p| std::cmp::Reverse(pieces[p].2.len()));
+    let mut acc = vec![0f32; distinct.len() * dim];
+    let mut weight = vec![0f32; distinct.len()];
+    for chunk in order.chunks(batch_size) {
+        let batch: Vec<&[u32]> = chunk.iter().map(|&p| pieces[p].2.as_slice()).collect();
+        let longest = batch.iter().map(|b| b.len()).max().unwrap_or(0);
+        for b in &batch {
+            stats.tokens += b.len();
+            stats.padding += longest - b.len();
+        }
+        let out = pool(&batch)?;
+        debug_assert_eq!(out.len(), batch.len() * dim);
+        for (k, &p) in chunk.iter().enumerate() {
+            let (s, w, _) = &pieces[p];
+            let w = match identity.pooling {
+                Pooling::Mean => *w,
+                Pooling::Cls => 1.0,
+            };
+            weight[*s] += w;
+            for d in 0..dim {
+                acc[s * dim + d] += w * out[k * dim + d];
+            }
+        }
+    }
+    for (s, w) in weight.iter().enumerate() {
+        let row = &mut acc[s * dim..(s + 1) * dim];
+        row.iter_mut().for_each(|v| *v /= w);
+        if identity.normalize {
+            let n = row.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            row.iter_mut().for_each(|v| *v /= n);
+        }
+    }
+    let mut out = Array2::<f32>::zeros((sentences.len(), dim));
+    for (r, &d) in row_of.iter().enumerate() {
+        out.row_mut(r)
+            .as_slice_mut()
+            .expect("contiguous")
+            .copy_from_slice(&acc[d * dim..(d + 1) * dim]);
+    }
+    Ok((out, stats))
 }

@@ -57,6 +57,15 @@ pub enum EmbedError {
     /// Invalid option.
     #[error("invalid option {name}: {reason}")]
     InvalidOption { name: &'static str, reason: String },
+    /// The chosen backend is not compiled in, or cannot run here.
+    #[error("backend {backend}: {reason}")]
+    BackendUnavailable {
+        backend: &'static str,
+        reason: String,
+    },
+    /// libtorch (the `tch` backend) failed while building or running a model.
+    #[error("libtorch: {0}")]
+    Libtorch(String),
 }
 
 impl EmbedError {

@@ -29,6 +29,8 @@ mod encoder;
 mod error;
 mod layers;
 mod resolve;
+#[cfg(feature = "tch")]
+mod tch_backend;
 mod tokenizer;
 mod weights;
 
@@ -37,11 +39,16 @@ pub use config::{Activation, EncoderConfig, ModelKind, Pooling};
 #[cfg(feature = "wgpu")]
 pub use encoder::gpu_device;
 pub use encoder::{
-    EncodeStats, EncoderOptions, LongInput, ModelIdentity, SentenceEncoder, TransformerEncoder,
-    cpu_device,
+    Backend, EncodeStats, EncoderOptions, LongInput, ModelIdentity, SentenceEncoder,
+    TransformerEncoder, cpu_device, load_encoder,
 };
 pub use error::{EmbedError, Result};
 pub use resolve::{cache_dir, resolve_model};
+/// libtorch itself (for `tch::Device` and friends), with the `tch` feature.
+#[cfg(feature = "tch")]
+pub use tch;
+#[cfg(feature = "tch")]
+pub use tch_backend::TchEncoder;
 pub use tokenizer::TextTokenizer;
 
 /// Write a matrix as a NumPy `.npy` file (little-endian f32, C order).

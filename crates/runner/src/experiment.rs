@@ -4,7 +4,7 @@
 use crate::grid::{AttentionMode, DetectorChoice};
 use apt_llm_detect::{Detector, TrainSet};
 use apt_llm_embed::{
-    CachedEncoder, EncoderOptions, SentenceEncoder, TransformerEncoder, resolve_model,
+    Backend, CachedEncoder, EncoderOptions, SentenceEncoder, load_encoder, resolve_model,
 };
 use apt_llm_metrics::{MetricsError, RocCurve, summarize, tie_ceiling};
 use apt_llm_provenance::{
@@ -99,6 +99,8 @@ pub struct ExperimentConfig {
     /// Contexts to run (`None`: every stored context).
     pub contexts: Option<Vec<ContextId>>,
     pub encoders: Vec<EncoderSpec>,
+    /// Which implementation runs the encoders (burn unless the `tch` feature is asked for).
+    pub backend: Backend,
     pub detectors: Vec<DetectorChoice>,
     pub attention: AttentionMode,
     pub template: Template,
@@ -127,6 +129,7 @@ impl Default for ExperimentConfig {
             data: DataSource::bundled(),
             contexts: None,
             encoders: vec![EncoderSpec("minilm".into())],
+            backend: Backend::Burn,
             detectors: DetectorChoice::PAPER.to_vec(),
             attention: AttentionMode::Both,
             template: Template::paper(),
@@ -242,7 +245,7 @@ fn load_encoders(cfg: &ExperimentConfig) -> (Vec<Loaded>, Vec<(String, String)>)
     let mut missing = Vec::new();
     for spec in &cfg.encoders {
         let attempt = resolve_model(&spec.0)
-            .and_then(|dir| TransformerEncoder::from_dir(dir, EncoderOptions::default()));
+            .and_then(|dir| load_encoder(dir, EncoderOptions::default(), cfg.backend));
         match attempt {
             Ok(enc) => {
                 let name = enc.identity().kind.name().to_string();

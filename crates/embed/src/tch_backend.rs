@@ -1,0 +1,478 @@
+//! The second implementation of [`SentenceEncoder`]: rust-bert's transformer models on
+//! libtorch (tch), behind the `tch` feature.
+//!
+//! It reads the same Hugging Face directories as [`TransformerEncoder`](crate::TransformerEncoder)
+//! and shares its tokenizer, batching, truncation and pooling, so the two differ only in
+//! the network's arithmetic. rust-bert's own loaders expect converted `rust_model.ot`
+//! files with fixed key names; here the network is built from `config.json` (rust-bert's
+//! config structs are filled from the parsed config, including the fields rust-bert
+//! requires and Hugging Face omits, such as DistilBERT's `tie_weights_`) and every
+//! variable is copied from `model.safetensors` by name, trying the usual prefixes
+//! (`distilbert.` and friends) and `gamma`/`beta` spellings, with shapes checked, so a
+//! missing or misshapen weight is an error, never a panic inside libtorch.
+//!
+//! rust-bert hard-codes LayerNorm's epsilon to 1e-12 in BERT and RoBERTa. Checkpoints
+//! trained with another epsilon (RoBERTa's is 1e-5) are made exact at the embedding
+//! LayerNorm, where it matters, by scaling the three embedding tables by
+//! `sqrt(1e-12 / eps)`: LayerNorm(c·x, 1e-12) = LayerNorm(x, 1e-12 / c²). Inside the
+//! layers the inputs have unit scale and the difference is below 1e-5 relative.
+//!
+//! Linking: set `LIBTORCH` to a libtorch 2.4.0 directory (`scripts/setup_libtorch.py`
+//! builds the CPU one from PyPI) and `LIBTORCH_CXX11_ABI=0` for that PyPI build. This
+//! crate's tests, benches and examples get an rpath to `$LIBTORCH/lib`; other binaries
+//! need their own rpath or `LD_LIBRARY_PATH`.
+
+use crate::config::{Activation, EncoderConfig, ModelKind, Pooling};
+use crate::encoder::{
+    Backend, CHECKPOINT_PREFIXES, EncodeStats, EncoderOptions, ModelFiles, ModelIdentity,
+    SentenceEncoder, encode_batched,
+};
+use crate::error::{EmbedError, Result};
+use crate::tokenizer::TextTokenizer;
+use crate::weights::Checkpoint;
+use ndarray::Array2;
+use rust_bert::albert::{AlbertConfig, AlbertModel};
+use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
+use rust_bert::distilbert::{DistilBertConfig, DistilBertModel};
+use rust_bert::roberta::RobertaEmbeddings;
+use std::path::Path;
+use std::sync::Mutex;
+use tch::{Device, Kind, Tensor, nn};
+
+/// The epsilon rust-bert's BERT, RoBERTa and DistilBERT LayerNorms use.
+const RUST_BERT_EPS: f64 = 1e-12;
+
+enum Network {
+    Bert(BertModel<BertEmbeddings>),
+    Roberta(BertModel<RobertaEmbeddings>),
+    DistilBert(DistilBertModel),
+    Albert(AlbertModel),
+}
+
+struct Model {
+    network: Network,
+    /// Keeps the variables alive.
+    _vars: nn::VarStore,
+}
+
+/// BERT, ALBERT, DistilBERT, RoBERTa or MiniLM on libtorch through rust-bert.
+///
+/// ```no_run
+/// # #[cfg(feature = "tch")] {
+/// use apt_llm_embed::{EncoderOptions, SentenceEncoder, TchEncoder};
+/// let enc = TchEncoder::from_dir("models/all-MiniLM-L6-v2", EncoderOptions::default())?;
+/// let v = enc.encode(&["The process has event read from a file."])?;
+/// assert_eq!(v.dim(), (1, 384));
+/// # }
+/// # Ok::<(), apt_llm_embed::EmbedError>(())
+/// ```
+pub struct TchEncoder {
+    identity: ModelIdentity,
+    config: EncoderConfig,
+    tokenizer: TextTokenizer,
+    device: Device,
+    batch_size: usize,
+    has_pooler: bool,
+    // tch tensors are `Send` but not `Sync`: one forward pass at a time (libtorch itself
+    // spreads each pass over its intra-op threads).
+    model: Mutex<Model>,
+}
+
+impl std::fmt::Debug for TchEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TchEncoder")
+            .field("identity", &self.identity)
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+fn libtorch_err(e: impl std::fmt::Display) -> EmbedError {
+    EmbedError::Libtorch(e.to_string())
+}
+
+/// Run libtorch work, turning a panic inside tch or rust-bert (they panic on C++
+/// exceptions) into an error.
+fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(EmbedError::Libtorch(format!("{what}: {msg}")))
+        }
+    }
+}
+
+fn activation(a: Activation) -> rust_bert::Activation {
+    match a {
+        Activation::Gelu => rust_bert::Activation::gelu,
+        Activation::GeluTanh => rust_bert::Activation::gelu_new,
+        Activation::Relu => rust_bert::Activation::relu,
+        Activation::Silu => rust_bert::Activation::swish,
+    }
+}
+
+fn bert_config(c: &EncoderConfig) -> BertConfig {
+    BertConfig {
+        hidden_act: activation(c.activation),
+        attention_probs_dropout_prob: 0.0,
+        hidden_dropout_prob: 0.0,
+        hidden_size: c.hidden_size as i64,
+        initializer_range: 0.02,
+        intermediate_size: c.intermediate_size as i64,
+        max_position_embeddings: c.max_positions as i64,
+        num_attention_heads: c.heads as i64,
+        num_hidden_layers: c.layers as i64,
+        type_vocab_size: c.type_vocab_size as i64,
+        vocab_size: c.vocab_size as i64,
+        output_attentions: Some(false),
+        output_hidden_states: Some(false),
+        is_decoder: Some(false),
+        id2label: None,
+        label2id: None,
+    }
+}
+
+fn distilbert_config(c: &EncoderConfig) -> DistilBertConfig {
+    DistilBertConfig {
+        activation: activation(c.activation),
+        attention_dropout: 0.0,
+        dim: c.hidden_size as i64,
+        dropout: 0.0,
+        hidden_dim: c.intermediate_size as i64,
+        id2label: None,
+        initializer_range: 0.02,
+        is_decoder: Some(false),
+        label2id: None,
+        max_position_embeddings: c.max_positions as i64,
+        n_heads: c.heads as i64,
+        n_layers: c.layers as i64,
+        output_attentions: Some(false),
+        output_hidden_states: Some(false),
+        output_past: None,
+        qa_dropout: 0.0,
+        seq_classif_dropout: 0.0,
+        // Learned position embeddings are read from the checkpoint either way.
+        sinusoidal_pos_embds: false,
+        tie_weights_: false,
+        vocab_size: c.vocab_size as i64,
+    }
+}
+
+fn albert_config(c: &EncoderConfig) -> AlbertConfig {
+    AlbertConfig {
+        hidden_act: activation(c.activation),
+        attention_probs_dropout_prob: 0.0,
+        classifier_dropout_prob: None,
+        bos_token_id: 2,
+        eos_token_id: 3,
+        embedding_size: c.embedding_size as i64,
+        hidden_dropout_prob: 0.0,
+        hidden_size: c.hidden_size as i64,
+        initializer_range: 0.02,
+        inner_group_num: c.inner_group_num as i64,
+        intermediate_size: c.intermediate_size as i64,
+        layer_norm_eps: Some(c.layer_norm_eps),
+        max_position_embeddings: c.max_positions as i64,
+        num_attention_heads: c.heads as i64,
+        num_hidden_groups: c.hidden_groups as i64,
+        num_hidden_layers: c.layers as i64,
+        pad_token_id: c.pad_token_id as i64,
+        type_vocab_size: c.type_vocab_size as i64,
+        vocab_size: c.vocab_size as i64,
+        output_attentions: Some(false),
+        output_hidden_states: Some(false),
+        is_decoder: Some(false),
+        id2label: None,
+        label2id: None,
+    }
+}
+
+/// Checks rust-bert would otherwise meet with a panic.
+fn validate(c: &EncoderConfig, path: &Path) -> Result<()> {
+    let bad = |reason: String| EmbedError::Config {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if c.heads == 0 || !c.hidden_size.is_multiple_of(c.heads) {
+        return Err(bad(format!(
+            "hidden size {} is not a multiple of {} attention heads",
+            c.hidden_size, c.heads
+        )));
+    }
+    if c.kind == ModelKind::Roberta && c.pad_token_id != 1 {
+        return Err(bad(format!(
+            "rust-bert's RoBERTa numbers positions from padding id 1; this checkpoint pads with {}",
+            c.pad_token_id
+        )));
+    }
+    if c.kind == ModelKind::Albert
+        && (c.hidden_groups == 0 || !c.layers.is_multiple_of(c.hidden_groups))
+    {
+        return Err(bad(format!(
+            "{} layers do not split into {} ALBERT groups",
+            c.layers, c.hidden_groups
+        )));
+    }
+    Ok(())
+}
+
+/// The network's variables, filled from the checkpoint.
+fn load_variables(
+    vars: &nn::VarStore,
+    ck: &mut Checkpoint,
+    scale_embeddings: f64,
+    zero_pooler: bool,
+) -> Result<()> {
+    let mut names: Vec<(String, Tensor)> = vars.variables().into_iter().collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, var) in names {
+        let hf = CHECKPOINT_PREFIXES
+            .iter()
+            .find_map(|p| name.strip_prefix(p))
+            .unwrap_or(&name);
+        let shape: Vec<usize> = var.size().iter().map(|&d| d as usize).collect();
+        let mut values = if zero_pooler && hf.starts_with("pooler.") {
+            vec![0.0; shape.iter().product()]
+        } else {
+            ck.take(hf, &shape)?
+        };
+        if scale_embeddings != 1.0
+            && hf.starts_with("embeddings.")
+            && hf.ends_with("embeddings.weight")
+        {
+            let c = scale_embeddings as f32;
+            values.iter_mut().for_each(|v| *v *= c);
+        }
+        let src = Tensor::from_slice(&values)
+            .view(var.size().as_slice())
+            .to_device(var.device());
+        tch::no_grad(|| {
+            let mut var = var;
+            var.f_copy_(&src)
+        })
+        .map_err(|e| EmbedError::Libtorch(format!("copying {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+impl TchEncoder {
+    /// Load a Hugging Face model directory onto the CPU. `options.device` (a burn device)
+    /// must be `None`; use [`TchEncoder::from_dir_on`] for a libtorch device.
+    pub fn from_dir(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<TchEncoder> {
+        TchEncoder::from_dir_on(dir, options, Device::Cpu)
+    }
+
+    /// Load a Hugging Face model directory onto a libtorch device (`Device::Cuda(0)` needs
+    /// a CUDA build of libtorch).
+    pub fn from_dir_on(
+        dir: impl AsRef<Path>,
+        options: EncoderOptions,
+        device: Device,
+    ) -> Result<TchEncoder> {
+        if options.device.is_some() {
+            return Err(EmbedError::InvalidOption {
+                name: "device",
+                reason: "a burn device was given to the tch backend; pass a tch::Device to \
+                         TchEncoder::from_dir_on instead"
+                    .into(),
+            });
+        }
+        if let Device::Cuda(i) = device {
+            let seen = if tch::Cuda::is_available() {
+                tch::Cuda::device_count().max(0) as usize
+            } else {
+                0
+            };
+            if i >= seen {
+                return Err(EmbedError::BackendUnavailable {
+                    backend: "tch",
+                    reason: format!(
+                        "CUDA device {i} requested, but this libtorch sees {seen} CUDA devices"
+                    ),
+                });
+            }
+        }
+        let dir = dir.as_ref();
+        let files = ModelFiles::open(dir, &options)?;
+        let config = files.config;
+        validate(&config, &dir.join("config.json"))?;
+        let mut ck = Checkpoint::from_safetensors(&files.weights, CHECKPOINT_PREFIXES.to_vec())?;
+        // BERT-like poolers are optional in rust-bert; ALBERT's is not, and a checkpoint
+        // without one gets zeros there (pooling never reads it) and reports no pooler.
+        let has_pooler = match config.kind {
+            ModelKind::Albert => ck.contains("pooler.weight"),
+            ModelKind::DistilBert => false,
+            _ => ck.contains("pooler.dense.weight"),
+        };
+        let model = guarded("building the network", || {
+            let vars = nn::VarStore::new(device);
+            let root = vars.root();
+            let mut scale = 1.0;
+            let network = match config.kind {
+                ModelKind::Bert | ModelKind::MiniLm => {
+                    scale = (RUST_BERT_EPS / config.layer_norm_eps).sqrt();
+                    Network::Bert(BertModel::new_with_optional_pooler(
+                        &root,
+                        &bert_config(&config),
+                        has_pooler,
+                    ))
+                }
+                ModelKind::Roberta => {
+                    scale = (RUST_BERT_EPS / config.layer_norm_eps).sqrt();
+                    Network::Roberta(BertModel::new_with_optional_pooler(
+                        &root,
+                        &bert_config(&config),
+                        has_pooler,
+                    ))
+                }
+                ModelKind::DistilBert => {
+                    Network::DistilBert(DistilBertModel::new(&root, &distilbert_config(&config)))
+                }
+                ModelKind::Albert => {
+                    Network::Albert(AlbertModel::new(&root, &albert_config(&config)))
+                }
+            };
+            load_variables(&vars, &mut ck, scale, !has_pooler)?;
+            Ok(Model {
+                network,
+                _vars: vars,
+            })
+        })?;
+        let mut identity = files.identity;
+        identity.backend = Backend::Tch;
+        Ok(TchEncoder {
+            identity,
+            config,
+            tokenizer: files.tokenizer,
+            device,
+            batch_size: files.batch_size,
+            has_pooler,
+            model: Mutex::new(model),
+        })
+    }
+
+    /// The architecture read from `config.json`.
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// The libtorch device.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Token ids of sentences (special tokens included, not truncated).
+    pub fn tokenize(&self, sentences: &[&str]) -> Result<Vec<Vec<u32>>> {
+        self.tokenizer.encode(sentences)
+    }
+
+    /// Padded ids `[b, l]` and the 0/1 attention mask `[b, l]`.
+    fn tensors(&self, batch: &[&[u32]]) -> (Tensor, Tensor) {
+        let b = batch.len();
+        let l = batch.iter().map(|s| s.len()).max().unwrap_or(1);
+        let mut ids = vec![self.config.pad_token_id as i64; b * l];
+        let mut mask = vec![0i64; b * l];
+        for (i, s) in batch.iter().enumerate() {
+            for (j, &t) in s.iter().enumerate() {
+                ids[i * l + j] = t as i64;
+                mask[i * l + j] = 1;
+            }
+        }
+        let shape = [b as i64, l as i64];
+        (
+            Tensor::from_slice(&ids).view(shape).to_device(self.device),
+            Tensor::from_slice(&mask).view(shape).to_device(self.device),
+        )
+    }
+
+    /// Last hidden states `[b, l, hidden]` and the pooler output where there is one.
+    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let model = self
+            .model
+            .lock()
+            .map_err(|_| EmbedError::Libtorch("an earlier forward pass panicked".into()))?;
+        guarded("forward pass", || {
+            tch::no_grad(|| match &model.network {
+                Network::Bert(m) => m
+                    .forward_t(Some(ids), Some(mask), None, None, None, None, None, false)
+                    .map(|o| (o.hidden_state, o.pooled_output)),
+                Network::Roberta(m) => m
+                    .forward_t(Some(ids), Some(mask), None, None, None, None, None, false)
+                    .map(|o| (o.hidden_state, o.pooled_output)),
+                Network::DistilBert(m) => m
+                    .forward_t(Some(ids), Some(mask), None, false)
+                    .map(|o| (o.hidden_state, None)),
+                Network::Albert(m) => m
+                    .forward_t(Some(ids), Some(mask), None, None, None, false)
+                    .map(|o| (o.hidden_state, Some(o.pooled_output))),
+            })
+            .map_err(libtorch_err)
+        })
+    }
+
+    /// Last hidden states of one tokenised input `[tokens, hidden]`, and the pooler output
+    /// where the checkpoint has a pooler (BERT, ALBERT). For parity tests and inspection.
+    pub fn hidden_states(&self, ids: &[u32]) -> Result<(Array2<f32>, Option<Vec<f32>>)> {
+        let (t, mask) = self.tensors(&[ids]);
+        let (h, pooled) = self.forward(&t, &mask)?;
+        let dim = self.config.hidden_size;
+        let hidden = Array2::from_shape_vec((ids.len(), dim), to_vec(&h)?)
+            .map_err(|e| EmbedError::Libtorch(format!("hidden state shape: {e}")))?;
+        let pooled = match pooled {
+            Some(p) if self.has_pooler => Some(to_vec(&p)?),
+            _ => None,
+        };
+        Ok((hidden, pooled))
+    }
+
+    fn pool_batch(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
+        let (ids, mask) = self.tensors(batch);
+        let (h, _) = self.forward(&ids, &mask)?;
+        let pooled = match self.identity.pooling {
+            Pooling::Cls => h.select(1, 0),
+            Pooling::Mean => {
+                let keep = mask.to_kind(Kind::Float).unsqueeze(-1);
+                (h * &keep).sum_dim_intlist(1, false, Kind::Float)
+                    / keep.sum_dim_intlist(1, false, Kind::Float)
+            }
+        };
+        to_vec(&pooled)
+    }
+
+    /// Encode with counters (see [`TransformerEncoder::encode_with_stats`](crate::TransformerEncoder::encode_with_stats)).
+    pub fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        encode_batched(
+            &self.identity,
+            &self.tokenizer,
+            self.batch_size,
+            sentences,
+            |batch| self.pool_batch(batch),
+        )
+    }
+}
+
+fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
+    let t = t
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous()
+        .view(-1);
+    Vec::<f32>::try_from(&t).map_err(libtorch_err)
+}
+
+impl SentenceEncoder for TchEncoder {
+    fn identity(&self) -> &ModelIdentity {
+        &self.identity
+    }
+    fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
+        Ok(TchEncoder::encode_with_stats(self, sentences)?.0)
+    }
+    fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
+        TchEncoder::encode_with_stats(self, sentences)
+    }
+}
