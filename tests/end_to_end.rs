@@ -48,8 +48,20 @@ fn grid_on_a_synthetic_context_with_a_tiny_model() {
         );
         assert_eq!(r.encoder, "DistilBERT");
     }
+    for c in &report.contexts {
+        let seen = c
+            .attacks_seen_in_training
+            .expect("scored contexts count them");
+        assert!(
+            seen <= c.attacks,
+            "{}: {seen} of {} attacks",
+            c.context,
+            c.attacks
+        );
+    }
     let sel = selections(&report);
     assert_eq!(sel.len(), 2);
+    assert!(sel.iter().all(|s| s.attacks_seen.0 <= s.attacks_seen.1));
     assert!(
         sel.iter()
             .all(|s| s.honest.is_some() && s.baselines.contains_key("IForest"))

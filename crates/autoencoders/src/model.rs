@@ -3,7 +3,7 @@
 use crate::config::{AutoencoderConfig, Noise, Scaling, Variant};
 use crate::network::Network;
 use apt_llm_detect::{DetectError, Detector, Fit, Result, Threshold, TrainSet, check_rows};
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -164,6 +164,16 @@ struct Saved {
 
 static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// burn initialises parameters lazily, on first use: touching every one while the seeded
+/// generator is held makes the initial weights depend on the seed alone.
+struct ForceInit;
+
+impl ModuleVisitor for ForceInit {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
 fn tensor2(v: Vec<f32>, rows: usize, cols: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(v, [rows, cols]), device)
 }
@@ -216,7 +226,8 @@ impl Fit for Autoencoder {
         data.validate()?;
         let base = self.device.clone().unwrap_or_else(Device::flex);
         let device = base.clone().autodiff();
-        device.seed(cfg.seed);
+        // The backend generator is seeded only under BACKEND_RNG below: seeding it here,
+        // outside the lock, would restart a concurrent fit's draws mid-initialisation.
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let n = data.x.nrows();
         let d = data.x.ncols();
@@ -234,13 +245,16 @@ impl Fit for Autoencoder {
             (scaler.apply(v), v.nrows(), vw)
         });
 
-        // Initial weights come from the backend's generator, which is global: seed and build
-        // under one lock so concurrent fits cannot interleave their draws. Nothing else in
+        // Initial weights come from the backend's generator, which is global: seed, build and
+        // initialise (burn defers it to first use) under one lock so concurrent fits cannot
+        // interleave their draws. Nothing else in
         // training draws from it (noise, dropout and sampling use this fit's own ChaCha).
         let mut net = {
             let _guard = BACKEND_RNG.lock().unwrap_or_else(|p| p.into_inner());
             device.seed(cfg.seed);
-            Network::new(d, cfg, &device)
+            let net = Network::new(d, cfg, &device);
+            net.visit(&mut ForceInit);
+            net
         };
         let mut optim = AdamConfig::new().init();
         let batch = cfg.batch_size.min(rows.len());

@@ -188,6 +188,38 @@ fn seeds_make_runs_repeatable() {
     assert_ne!(fit(7), fit(8));
 }
 
+/// The experiment runner fits many models at once: a fit's result must not depend on what
+/// other threads are fitting (the backend's generator is global).
+#[test]
+fn concurrent_fits_repeat_the_sequential_result() {
+    let (train, test, _) = data(5);
+    let fit = |seed: u64| {
+        Autoencoder::new(AutoencoderConfig {
+            epochs: 3,
+            min_steps: 10,
+            ..small(AutoencoderConfig::ae().with_seed(seed))
+        })
+        .fit(&TrainSet::new(train.view()))
+        .unwrap()
+        .score(test.view())
+        .unwrap()
+    };
+    let alone = fit(11);
+    for _ in 0..3 {
+        let together: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6u64)
+                .map(|i| s.spawn(move || (i, fit(if i % 2 == 0 { 11 } else { 100 + i }))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (i, scores) in together {
+            if i % 2 == 0 {
+                assert_eq!(scores, alone, "thread {i} drifted from the sequential fit");
+            }
+        }
+    }
+}
+
 #[test]
 fn early_stopping_keeps_the_best_epoch() {
     let (train, _, _) = data(5);

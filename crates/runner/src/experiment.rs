@@ -216,6 +216,11 @@ pub struct ContextOutcome {
     /// Why it was not scored, if it was not.
     pub skipped: Option<String>,
     pub tie_ceiling: Option<f64>,
+    /// Test attack processes whose exact attribute pattern also occurs among the normal
+    /// training processes: to any detector trained on normal data they look like seen
+    /// normal behaviour (they can still rank high if that pattern is rare).
+    #[serde(default)]
+    pub attacks_seen_in_training: Option<usize>,
     pub scored: Vec<ScoredCombination>,
     pub explanations: Vec<Explanation>,
     /// Embeddings of test groups (first encoder) for the t-SNE figure.
@@ -402,6 +407,7 @@ fn run_context(
         test_normals: 0,
         skipped: None,
         tie_ceiling: None,
+        attacks_seen_in_training: None,
         scored: vec![],
         explanations: vec![],
         embedding_sample: None,
@@ -433,6 +439,13 @@ fn run_context(
     let ceiling = tie_ceiling(&groups.pattern, &groups.label, Some(&groups.weight))
         .map_err(|e| RunnerError::Invalid(e.to_string()))?;
     outcome.tie_ceiling = Some(ceiling);
+    let in_training: std::collections::HashSet<usize> = train.iter().map(|t| t.0).collect();
+    outcome.attacks_seen_in_training = Some(
+        (0..groups.pattern.len())
+            .filter(|&g| groups.label[g] && in_training.contains(&groups.pattern[g]))
+            .map(|g| groups.weight[g] as usize)
+            .sum(),
+    );
     let train_rows = split.train.len();
     let test_rows = split.test.len();
     let mut best_ae: Option<(f64, usize, Box<dyn Detector>, usize)> = None; // (auc, scored idx, model, encoder idx)

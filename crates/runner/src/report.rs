@@ -12,6 +12,10 @@ use std::path::Path;
 pub struct Selection {
     pub context: String,
     pub tie_ceiling: f64,
+    /// Test attacks, and how many of them share their exact pattern with a normal
+    /// training process.
+    #[serde(default)]
+    pub attacks_seen: (usize, usize),
     /// Highest test AUC among APT-LLM combinations on this context (looks at its labels).
     pub paper_best: (String, f64),
     /// The combination with the best mean AUC over the other contexts, and its AUC here.
@@ -76,6 +80,7 @@ pub fn selections(report: &ExperimentReport) -> Vec<Selection> {
         out.push(Selection {
             context: c.context.clone(),
             tie_ceiling: c.tie_ceiling.unwrap_or(f64::NAN),
+            attacks_seen: (c.attacks_seen_in_training.unwrap_or(0), c.attacks),
             paper_best: (best.combination(), best.auc),
             honest,
             baselines,
@@ -175,16 +180,16 @@ pub fn write_markdown(
     let _ = writeln!(md, "\n## Best APT-LLM combination per context\n");
     let _ = writeln!(
         md,
-        "The *paper* pick is the combination with the highest test AUC on the context itself (it looks at the test labels); the *honest* pick is the combination with the best mean AUC over the other contexts (leave-one-context-out), reported with its AUC here. The tie ceiling is the best AUC any scorer can reach when attacks and normals share identical inputs.\n"
+        "The *paper* pick is the combination with the highest test AUC on the context itself (it looks at the test labels); the *honest* pick is the combination with the best mean AUC over the other contexts (leave-one-context-out), reported with its AUC here. The tie ceiling is the best AUC any scorer can reach when attacks and normals share identical inputs. *Seen* counts the attacks whose exact attribute pattern also occurs among the normal training processes: a detector trained on normal behaviour has seen them as normal.\n"
     );
     let _ = write!(
         md,
-        "| context | tie ceiling | paper pick | AUC | honest pick | AUC |"
+        "| context | tie ceiling | seen | paper pick | AUC | honest pick | AUC |"
     );
     for b in &baseline_names {
         let _ = write!(md, " {b} |");
     }
-    let _ = write!(md, "\n|---|---|---|---|---|---|");
+    let _ = write!(md, "\n|---|---|---|---|---|---|---|");
     for _ in &baseline_names {
         let _ = write!(md, "---|");
     }
@@ -193,8 +198,15 @@ pub fn write_markdown(
         let (hc, ha) = s.honest.clone().map_or(("-".to_string(), f64::NAN), |h| h);
         let _ = write!(
             md,
-            "| {} | {:.3} | {} | {:.3} | {} | {:.3} |",
-            s.context, s.tie_ceiling, s.paper_best.0, s.paper_best.1, hc, ha
+            "| {} | {:.3} | {}/{} | {} | {:.3} | {} | {:.3} |",
+            s.context,
+            s.tie_ceiling,
+            s.attacks_seen.0,
+            s.attacks_seen.1,
+            s.paper_best.0,
+            s.paper_best.1,
+            hc,
+            ha
         );
         for b in &baseline_names {
             match s.baselines.get(b) {
@@ -216,7 +228,7 @@ pub fn write_markdown(
     };
     let _ = write!(
         md,
-        "| **mean** ({} contexts) | {:.3} | | {:.3} | | {:.3} |",
+        "| **mean** ({} contexts) | {:.3} | | | {:.3} | | {:.3} |",
         sel.len(),
         col(&|s| Some(s.tie_ceiling)),
         col(&|s| Some(s.paper_best.1)),
@@ -274,11 +286,12 @@ pub fn write_markdown(
     for c in report.contexts.iter().filter(|c| c.skipped.is_none()) {
         let _ = writeln!(
             md,
-            "### {}\n\n{} processes, {} distinct, {} attacks; {} normal test processes; tie ceiling {:.3}\n\n| combination | AUC | PR-AUC | nDCG | s |\n|---|---|---|---|---|",
+            "### {}\n\n{} processes, {} distinct, {} attacks ({} with a pattern seen among normal training processes); {} normal test processes; tie ceiling {:.3}\n\n| combination | AUC | PR-AUC | nDCG | s |\n|---|---|---|---|---|",
             c.context,
             c.processes,
             c.patterns,
             c.attacks,
+            c.attacks_seen_in_training.unwrap_or(0),
             c.test_normals,
             c.tie_ceiling.unwrap_or(f64::NAN)
         );
