@@ -361,6 +361,27 @@ fn check_bad_dirs<E: Probe>() {
     let e = E::load(&tmp, EncoderOptions::default()).unwrap_err();
     assert!(matches!(e, EmbedError::ShapeMismatch { .. }), "{e}");
     assert!(e.to_string().contains("intermediate.dense."), "{e}");
+    // A checkpoint lacking one weight.
+    std::fs::write(tmp.join("config.json"), &cfg).unwrap();
+    let bytes = std::fs::read(root.join("tiny-bert/model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<_> = st
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with("layer.1.attention.self.query.weight"))
+        .collect();
+    assert_eq!(kept.len() + 1, st.tensors().len());
+    std::fs::write(
+        tmp.join("model.safetensors"),
+        safetensors::serialize(kept, None).unwrap(),
+    )
+    .unwrap();
+    let e = E::load(&tmp, EncoderOptions::default()).unwrap_err();
+    assert!(matches!(e, EmbedError::MissingWeight { .. }), "{e}");
+    assert!(
+        e.to_string().contains("layer.1.attention.self.query"),
+        "{e}"
+    );
     // An empty sentence.
     let ok = E::load(&root.join("tiny-bert"), EncoderOptions::default()).unwrap();
     assert!(matches!(
