@@ -19,7 +19,9 @@ Usage: python3 setup_libtorch.py [DEST_DIR]
        (default: $APT_LLM_LIBTORCH, else ~/.cache/apt-llm/libtorch-2.4.0-cpu)
 Then:  export LIBTORCH=DEST_DIR LIBTORCH_CXX11_ABI=0 OMP_WAIT_POLICY=PASSIVE
 """
-import hashlib, os, shutil, subprocess, sys, tempfile, zipfile
+import os, shutil, subprocess, sys, tempfile, zipfile
+
+from fetch_minilm import sha256  # same folder
 
 PY = "3.11"
 WHEELS = {
@@ -49,14 +51,6 @@ MEMBERS = [
 ]
 MARKER = ".apt-llm-complete"
 VERSION = "2.4.0"
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fail(msg):
