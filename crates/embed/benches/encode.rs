@@ -53,7 +53,11 @@ fn bench(c: &mut Criterion) {
                 &mut g,
                 &format!("tch_minilm_tokens_batch{batch}"),
                 &sentences,
-                |s| enc.encode_with_stats(s).expect("encodes").1,
+                |s| {
+                    apt_llm_embed::SentenceEncoder::encode_with_stats(&enc, s)
+                        .expect("encodes")
+                        .1
+                },
             );
         }
     }

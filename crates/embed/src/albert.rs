@@ -5,9 +5,8 @@
 
 use crate::config::EncoderConfig;
 use crate::error::Result;
-use crate::layers::{Block, BlockNames};
-use crate::weights::{Checkpoint, Dense, Norm};
-use burn::tensor::module::embedding;
+use crate::layers::{Block, BlockNames, Embeddings};
+use crate::weights::{Checkpoint, Dense};
 use burn::tensor::{Bool, Device, Int, Tensor};
 
 const NAMES: BlockNames<'static> = BlockNames {
@@ -24,10 +23,7 @@ const NAMES: BlockNames<'static> = BlockNames {
 /// An ALBERT encoder.
 #[derive(Debug, Clone)]
 pub struct Albert {
-    word: Tensor<2>,
-    position: Tensor<2>,
-    token_type: Tensor<2>,
-    norm: Norm,
+    embeddings: Embeddings,
     mapping: Dense,
     /// `groups[g][j]`: block j of group g.
     groups: Vec<Vec<Block>>,
@@ -40,25 +36,7 @@ impl Albert {
     pub fn load(ck: &mut Checkpoint, cfg: &EncoderConfig, device: &Device) -> Result<Albert> {
         let e = cfg.embedding_size;
         let h = cfg.hidden_size;
-        let word = ck.matrix(
-            "embeddings.word_embeddings.weight",
-            cfg.vocab_size,
-            e,
-            device,
-        )?;
-        let position = ck.matrix(
-            "embeddings.position_embeddings.weight",
-            cfg.max_positions,
-            e,
-            device,
-        )?;
-        let token_type = ck.matrix(
-            "embeddings.token_type_embeddings.weight",
-            cfg.type_vocab_size.max(1),
-            e,
-            device,
-        )?;
-        let norm = Norm::load(ck, "embeddings.LayerNorm", e, cfg.layer_norm_eps, device)?;
+        let embeddings = Embeddings::load(ck, cfg, e, 0, device)?;
         let mapping = Dense::load(ck, "encoder.embedding_hidden_mapping_in", e, h, device)?;
         let mut groups = Vec::new();
         for g in 0..cfg.hidden_groups {
@@ -75,10 +53,7 @@ impl Albert {
             None
         };
         Ok(Albert {
-            word,
-            position,
-            token_type,
-            norm,
+            embeddings,
             mapping,
             groups,
             layers: cfg.layers,
@@ -89,12 +64,8 @@ impl Albert {
     /// Last hidden state `[batch, seq, hidden]`.
     pub fn forward(&self, ids: Tensor<2, Int>, pad_mask: &Tensor<4, Bool>) -> Tensor<3> {
         let [b, l] = ids.dims();
-        let e = self.word.dims()[1];
-        let pos = self.position.clone().narrow(0, 0, l).reshape([1, l, e]);
-        let typ = self.token_type.clone().narrow(0, 0, 1).reshape([1, 1, e]);
-        let x = self
-            .norm
-            .forward(embedding(self.word.clone(), ids) + pos + typ);
+        let x = self.embeddings.forward(ids);
+        let e = x.dims()[2];
         let h = self.mapping.weight.dims()[1];
         let mut x = self
             .mapping

@@ -1,12 +1,13 @@
 //! The post-LayerNorm transformer block shared by BERT, RoBERTa, MiniLM, DistilBERT and
-//! ALBERT (they differ in names, embeddings and weight sharing, not in the block).
+//! ALBERT (they differ in names, embeddings and weight sharing, not in the block), and the
+//! word + position + token-type embeddings of all but DistilBERT.
 
 use crate::config::{Activation, EncoderConfig};
 use crate::error::Result;
 use crate::weights::{Checkpoint, Dense, Norm};
-use burn::tensor::module::attention;
+use burn::tensor::module::{attention, embedding};
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Tensor, activation};
+use burn::tensor::{Bool, Device, Int, Tensor, activation};
 
 /// Checkpoint names of one block, per family.
 pub struct BlockNames<'a> {
@@ -90,5 +91,66 @@ impl Block {
         };
         let out = self.out_norm.forward(self.ffn_out.forward(inner) + attn);
         out.reshape([b, l, h])
+    }
+}
+
+/// BERT-style input embeddings: word + position + token type 0, then LayerNorm.
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    word: Tensor<2>,
+    position: Tensor<2>,
+    token_type: Tensor<2>,
+    norm: Norm,
+    /// First position id (0 for BERT and ALBERT, `pad + 1` for RoBERTa).
+    position_offset: usize,
+}
+
+impl Embeddings {
+    /// Load `embeddings.*` tables `width` wide (`hidden_size`, or ALBERT's
+    /// `embedding_size`).
+    pub fn load(
+        ck: &mut Checkpoint,
+        cfg: &EncoderConfig,
+        width: usize,
+        position_offset: usize,
+        device: &Device,
+    ) -> Result<Embeddings> {
+        let mut table = |name: &str, rows: usize| ck.matrix(name, rows, width, device);
+        let word = table("embeddings.word_embeddings.weight", cfg.vocab_size)?;
+        let position = table("embeddings.position_embeddings.weight", cfg.max_positions)?;
+        let token_type = table(
+            "embeddings.token_type_embeddings.weight",
+            cfg.type_vocab_size.max(1),
+        )?;
+        let norm = Norm::load(
+            ck,
+            "embeddings.LayerNorm",
+            width,
+            cfg.layer_norm_eps,
+            device,
+        )?;
+        Ok(Embeddings {
+            word,
+            position,
+            token_type,
+            norm,
+            position_offset,
+        })
+    }
+
+    /// `ids` `[batch, seq]` → `[batch, seq, width]`. Padding positions get ordinary
+    /// position ids: their outputs are masked out of attention and pooling, so real tokens
+    /// see exactly what transformers computes.
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let [_, l] = ids.dims();
+        let w = self.word.dims()[1];
+        let pos = self
+            .position
+            .clone()
+            .narrow(0, self.position_offset, l)
+            .reshape([1, l, w]);
+        let typ = self.token_type.clone().narrow(0, 0, 1).reshape([1, 1, w]);
+        self.norm
+            .forward(embedding(self.word.clone(), ids) + pos + typ)
     }
 }

@@ -443,17 +443,6 @@ impl TchEncoder {
         };
         to_vec(&pooled)
     }
-
-    /// Encode with counters (see [`TransformerEncoder::encode_with_stats`](crate::TransformerEncoder::encode_with_stats)).
-    pub fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
-        encode_batched(
-            &self.identity,
-            &self.tokenizer,
-            self.batch_size,
-            sentences,
-            |batch| self.pool_batch(batch),
-        )
-    }
 }
 
 fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
@@ -470,9 +459,16 @@ impl SentenceEncoder for TchEncoder {
         &self.identity
     }
     fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>> {
-        Ok(TchEncoder::encode_with_stats(self, sentences)?.0)
+        Ok(self.encode_with_stats(sentences)?.0)
     }
+    /// Counters of what was encoded, as for the burn backend.
     fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
-        TchEncoder::encode_with_stats(self, sentences)
+        encode_batched(
+            &self.identity,
+            &self.tokenizer,
+            self.batch_size,
+            sentences,
+            |batch| self.pool_batch(batch),
+        )
     }
 }

@@ -3,6 +3,7 @@
 use crate::experiment::{ContextOutcome, ExperimentReport, Result, RunnerError, roc_of};
 use crate::report::selections;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -28,6 +29,40 @@ macro_rules! render {
         }
         $out.push(format!("{}.png", $name));
     }};
+}
+
+/// Axes of a numeric chart: the figure's title, ranges and axis names.
+struct Axes<'a> {
+    title: &'a str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_desc: &'a str,
+    y_desc: &'a str,
+}
+
+type XyChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A white canvas with a titled, labelled f64 × f64 chart and its grid drawn.
+fn xy_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    axes: Axes<'_>,
+) -> std::result::Result<XyChart<'a, DB>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(axes.title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(axes.x, axes.y)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .draw()?;
+    Ok(chart)
 }
 
 fn file_safe(s: &str) -> String {
@@ -195,18 +230,16 @@ pub fn write_figures(
         (640, 520),
         out,
         |root: &DrawingArea<_, Shift>| -> DrawResult {
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(root)
-                .caption(&roc_title, ("sans-serif", 18))
-                .margin(10)
-                .x_label_area_size(35)
-                .y_label_area_size(45)
-                .build_cartesian_2d(0f64..1f64, 0f64..1.01f64)?;
-            chart
-                .configure_mesh()
-                .x_desc("false positive rate")
-                .y_desc("true positive rate")
-                .draw()?;
+            let mut chart = xy_chart(
+                root,
+                Axes {
+                    title: &roc_title,
+                    x: 0.0..1.0,
+                    y: 0.0..1.01,
+                    x_desc: "false positive rate",
+                    y_desc: "true positive rate",
+                },
+            )?;
             chart.draw_series(LineSeries::new(
                 vec![(0.0, 0.0), (1.0, 1.0)],
                 BLACK.mix(0.3),
@@ -304,18 +337,16 @@ pub fn write_figures(
             (640, 420),
             out,
             |root: &DrawingArea<_, Shift>| -> DrawResult {
-                root.fill(&WHITE)?;
-                let mut chart = ChartBuilder::on(root)
-                    .caption(&loss_title, ("sans-serif", 16))
-                    .margin(10)
-                    .x_label_area_size(35)
-                    .y_label_area_size(55)
-                    .build_cartesian_2d(0f64..hist.len().max(2) as f64, 0f64..ymax.max(1e-6))?;
-                chart
-                    .configure_mesh()
-                    .x_desc("epoch")
-                    .y_desc("loss")
-                    .draw()?;
+                let mut chart = xy_chart(
+                    root,
+                    Axes {
+                        title: &loss_title,
+                        x: 0.0..hist.len().max(2) as f64,
+                        y: 0.0..ymax.max(1e-6),
+                        x_desc: "epoch",
+                        y_desc: "loss",
+                    },
+                )?;
                 chart
                     .draw_series(LineSeries::new(
                         hist.iter()
@@ -362,21 +393,16 @@ pub fn write_figures(
             (640, 420),
             out,
             |root: &DrawingArea<_, Shift>| -> DrawResult {
-                root.fill(&WHITE)?;
-                let mut chart = ChartBuilder::on(root)
-                    .caption(&err_title, ("sans-serif", 16))
-                    .margin(10)
-                    .x_label_area_size(35)
-                    .y_label_area_size(60)
-                    .build_cartesian_2d(
-                        0f64..best.scores.len().max(2) as f64,
-                        0f64..smax.max(1e-6),
-                    )?;
-                chart
-                    .configure_mesh()
-                    .x_desc("distinct test process")
-                    .y_desc("reconstruction error")
-                    .draw()?;
+                let mut chart = xy_chart(
+                    root,
+                    Axes {
+                        title: &err_title,
+                        x: 0.0..best.scores.len().max(2) as f64,
+                        y: 0.0..smax.max(1e-6),
+                        x_desc: "distinct test process",
+                        y_desc: "reconstruction error",
+                    },
+                )?;
                 chart
                     .draw_series(
                         best.scores
