@@ -3,7 +3,7 @@
 
 use apt_llm::provenance::SyntheticConfig;
 use apt_llm::runner::{
-    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, run,
+    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, PriorMode, run,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
         encoders: vec![EncoderSpec(encoder)],
         detectors: DetectorChoice::PAPER.to_vec(),
         attention: AttentionMode::Both,
+        prior: PriorMode::Off,
         explain: 0,
         ..Default::default()
     };

@@ -8,7 +8,8 @@
 //! are reported and skipped. Without DATA_ROOT it runs on the bundled synthetic contexts.
 
 use apt_llm::runner::{
-    DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, run, selections, write_outputs,
+    DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, PriorMode, run, selections,
+    write_outputs,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,6 +38,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data,
         encoders,
         detectors: DetectorChoice::PAPER.to_vec(),
+        // The paper's autoencoders score reconstruction error alone.
+        prior: PriorMode::Off,
         epochs,
         ..Default::default()
     };

@@ -3,7 +3,8 @@
 
 use apt_llm::provenance::SyntheticConfig;
 use apt_llm::runner::{
-    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, run, selections,
+    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, PriorMode, run,
+    selections,
 };
 
 #[test]
@@ -31,6 +32,7 @@ fn grid_on_a_synthetic_context_with_a_tiny_model() {
         ],
         detectors: vec![DetectorChoice::Ae, DetectorChoice::IForest],
         attention: AttentionMode::Off,
+        prior: PriorMode::Both,
         epochs: 3,
         ..Default::default()
     };
@@ -40,7 +42,10 @@ fn grid_on_a_synthetic_context_with_a_tiny_model() {
         1,
         "a missing model is reported, not fatal"
     );
-    assert_eq!(report.rows.len(), 4);
+    // Per context: AE, AE with the frequency prior (the same fit), IForest.
+    assert_eq!(report.rows.len(), 6);
+    let labels: Vec<String> = report.rows.iter().map(|r| r.detector_label()).collect();
+    assert_eq!(labels[..3], ["AE", "AE+freq", "IForest"]);
     for r in &report.rows {
         assert!(
             (0.0..=1.0).contains(&r.auc) && r.tie_ceiling >= r.auc - 1e-9,

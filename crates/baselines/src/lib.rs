@@ -37,9 +37,6 @@ pub use dbscan::{Dbscan, DbscanScore, FittedDbscan};
 pub use iforest::{FittedIsolationForest, IsolationForest};
 pub use ocsvm::{FittedOneClassSvm, OneClassSvm};
 
-use apt_llm_detect::{DetectError, Result};
-use std::path::Path;
-
 /// Expand weighted rows into at most `cap` row indices, each row repeated in proportion
 /// to its weight (largest-remainder rounding; every row with positive weight appears at
 /// least once when `cap` allows). Exact repetition when the total weight fits the cap and
@@ -97,48 +94,9 @@ pub fn expand_weighted(weights: &[f32], cap: usize) -> Vec<usize> {
         .collect()
 }
 
-pub(crate) fn save_json<T: serde::Serialize>(path: &Path, kind: &str, value: &T) -> Result<()> {
-    let doc = serde_json::json!({ "kind": kind, "model": value });
-    let text = serde_json::to_string(&doc).map_err(|e| DetectError::Persist {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    std::fs::write(path, text).map_err(|e| DetectError::Persist {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-pub(crate) fn load_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Result<T> {
-    let err = |reason: String| DetectError::Persist {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
-    let found = doc.get("kind").and_then(|k| k.as_str()).unwrap_or("");
-    if found != kind {
-        return Err(err(format!("holds a {found:?} model, expected {kind:?}")));
-    }
-    serde_json::from_value(doc["model"].take()).map_err(|e| err(e.to_string()))
-}
-
-/// The `kind` tag of a saved baseline model, to dispatch loading.
-pub fn saved_kind(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).map_err(|e| DetectError::Persist {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| DetectError::Persist {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    Ok(doc
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .unwrap_or("")
-        .to_string())
-}
+/// Re-exported for callers that dispatch on a saved file's kind.
+pub use apt_llm_detect::saved_kind;
+pub(crate) use apt_llm_detect::{load_json, save_json};
 
 #[cfg(test)]
 mod tests {

@@ -2,14 +2,14 @@
 
 use crate::BoxError;
 use apt_llm::autoencoders::FittedAutoencoder;
-use apt_llm::baselines::{FittedDbscan, FittedIsolationForest, FittedOneClassSvm, saved_kind};
-use apt_llm::detect::Detector;
+use apt_llm::baselines::{FittedDbscan, FittedIsolationForest, FittedOneClassSvm};
+use apt_llm::detect::{Detector, FittedRarity, FrequencyPrior, saved_kind};
 use apt_llm::embed::{
     EncoderOptions, SentenceEncoder, TransformerEncoder, cache_dir, resolve_model,
 };
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::runner::{
-    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, Pipeline,
+    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, Pipeline, PriorMode,
     leave_one_out, run, selections, write_outputs,
 };
 use apt_llm::textualize::{Template, Textualizer};
@@ -37,16 +37,20 @@ pub struct EvaluateArgs {
     /// `--features tch`).
     #[arg(long, default_value = "burn")]
     backend: String,
-    /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, or `all`.
+    /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity, or `all`.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ae,vae,dae,oc-svm,dbscan,iforest"
+        default_value = "ae,vae,dae,oc-svm,dbscan,iforest,rarity"
     )]
     detectors: Vec<String>,
     /// Self-attention in the autoencoders: on, off or both.
     #[arg(long, default_value = "both")]
     attention: String,
+    /// The training-frequency prior in front of the autoencoders: on, off or both (both
+    /// reuses each fitted autoencoder).
+    #[arg(long, default_value = "both")]
+    prior: String,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Autoencoder epochs.
@@ -113,6 +117,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         backend: a.backend.parse::<apt_llm::embed::Backend>()?,
         detectors,
         attention: a.attention.parse::<AttentionMode>()?,
+        prior: a.prior.parse::<PriorMode>()?,
         template: Template::named(&a.template)
             .ok_or_else(|| format!("unknown template {:?}", a.template))?,
         seed: a.seed,
@@ -206,9 +211,11 @@ pub struct ScoreArgs {
     explain: usize,
 }
 
-fn load_detector(path: &std::path::Path) -> Result<Box<dyn Detector>, BoxError> {
+fn load_detector(path: &std::path::Path) -> apt_llm::detect::Result<Box<dyn Detector>> {
     let kind = saved_kind(path).unwrap_or_default();
     Ok(match kind.as_str() {
+        "rarity" => Box::new(FittedRarity::load(path)?),
+        "frequency-prior" => Box::new(FrequencyPrior::load(path, load_detector)?),
         "ocsvm" => Box::new(FittedOneClassSvm::load(path)?),
         "dbscan" => Box::new(FittedDbscan::load(path)?),
         "iforest" => Box::new(FittedIsolationForest::load(path)?),

@@ -231,9 +231,9 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
         .count();
     assert_eq!(pngs, 6, "six figures");
     let csv = std::fs::read_to_string(out.path().join("results.csv")).unwrap();
-    // 3 contexts x (3 autoencoders x 2 attention settings + 4 baselines).
-    assert_eq!(csv.lines().count(), 1 + 3 * 10);
-    assert!(csv.starts_with("context,scenario,os,aspect,encoder,detector,attention,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds"));
+    // 3 contexts x (3 autoencoders x 2 attention settings x 2 prior settings + 5 baselines).
+    assert_eq!(csv.lines().count(), 1 + 3 * 17);
+    assert!(csv.starts_with("context,scenario,os,aspect,encoder,detector,attention,prior,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds"));
 
     let Some(data) = apt_llm_testkit::data_root() else {
         return;
@@ -252,6 +252,8 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
             "ae",
             "--attention",
             "off",
+            "--prior",
+            "on",
             "--encoders",
         ])
         .arg(&model)
@@ -263,6 +265,20 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
         .path()
         .join("real/models/bovia_clearscope_PE.pipeline.json");
     assert!(pipeline.is_file());
+    // The saved detector is the prior with its autoencoder beside it.
+    let models = out.path().join("real/models");
+    assert!(
+        std::fs::read_to_string(&pipeline)
+            .unwrap()
+            .contains("AE+freq")
+    );
+    for f in [
+        "bovia_clearscope_PE.model.json",
+        "bovia_clearscope_PE.model.json.inner",
+        "bovia_clearscope_PE.model.json.inner.bpk",
+    ] {
+        assert!(models.join(f).is_file(), "{f}");
+    }
     let (scored, _) = run(apt_llm()
         .arg("score")
         .arg("--model")

@@ -45,6 +45,15 @@
 //! # Ok::<(), DetectError>(())
 //! ```
 
+mod frequency;
+mod persist;
+
+pub use frequency::{
+    DEFAULT_BLEND, FittedRarity, FrequencyPrior, PatternMemory, Rarity, SAME_PATTERN_TOLERANCE,
+    WithFrequencyPrior,
+};
+pub use persist::{load_json, save_json, saved_kind};
+
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -1,8 +1,8 @@
 //! The experiment: contexts → distinct sentences → embeddings → split → fit → score →
 //! metrics. One way, no step repeated.
 
-use crate::grid::{AttentionMode, DetectorChoice};
-use apt_llm_detect::{Detector, TrainSet};
+use crate::grid::{AttentionMode, DetectorChoice, PriorMode};
+use apt_llm_detect::{DEFAULT_BLEND, Detector, FrequencyPrior, TrainSet};
 use apt_llm_embed::{
     Backend, CachedEncoder, EncoderOptions, SentenceEncoder, load_encoder, resolve_model,
 };
@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Errors that stop an experiment (per-context and per-model problems are recorded in
@@ -103,6 +104,8 @@ pub struct ExperimentConfig {
     pub backend: Backend,
     pub detectors: Vec<DetectorChoice>,
     pub attention: AttentionMode,
+    /// The autoencoders with and/or without the training-frequency prior.
+    pub prior: PriorMode,
     pub template: Template,
     pub split: SplitConfig,
     /// Seed of every model.
@@ -130,8 +133,9 @@ impl Default for ExperimentConfig {
             contexts: None,
             encoders: vec![EncoderSpec("minilm".into())],
             backend: Backend::Burn,
-            detectors: DetectorChoice::PAPER.to_vec(),
+            detectors: DetectorChoice::DEFAULT.to_vec(),
             attention: AttentionMode::Both,
+            prior: PriorMode::Both,
             template: Template::paper(),
             split: SplitConfig::default(),
             seed: 42,
@@ -156,6 +160,9 @@ pub struct ResultRow {
     pub encoder: String,
     pub detector: String,
     pub attention: bool,
+    /// Scored with the training-frequency prior in front.
+    #[serde(default)]
+    pub prior: bool,
     pub auc: f64,
     pub pr_auc: f64,
     pub ndcg: f64,
@@ -167,14 +174,18 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
-    /// `encoder / detector[+attn]`.
-    pub fn combination(&self) -> String {
+    /// `detector[+attn][+freq]`.
+    pub fn detector_label(&self) -> String {
         format!(
-            "{} / {}{}",
-            self.encoder,
+            "{}{}{}",
             self.detector,
-            if self.attention { "+attn" } else { "" }
+            if self.attention { "+attn" } else { "" },
+            if self.prior { "+freq" } else { "" }
         )
+    }
+    /// `encoder / detector[+attn][+freq]`.
+    pub fn combination(&self) -> String {
+        format!("{} / {}", self.encoder, self.detector_label())
     }
     /// True for APT-LLM combinations (an autoencoder detector).
     pub fn is_apt_llm(&self) -> bool {
@@ -448,7 +459,7 @@ fn run_context(
     );
     let train_rows = split.train.len();
     let test_rows = split.test.len();
-    let mut best_ae: Option<(f64, usize, Box<dyn Detector>, usize)> = None; // (auc, scored idx, model, encoder idx)
+    let mut best_ae: Option<(f64, usize, Arc<dyn Detector>, usize)> = None; // (auc, scored idx, model, encoder idx)
     for (ei, enc) in encoders.iter().enumerate() {
         let x = enc.encoder.encode(&sentence_refs)?;
         let take = |idx: &[(usize, f32)]| -> (Array2<f32>, Array1<f32>) {
@@ -477,63 +488,77 @@ fn run_context(
             for &attention in settings {
                 let t0 = Instant::now();
                 let spec = det.spec(attention, cfg.seed, cfg.epochs, cfg.scaling);
-                let model = spec.fit_boxed(&ts)?;
-                let scores = model.score(test_x.view())?;
-                let seconds = t0.elapsed().as_secs_f64();
-                let scores = scores.to_vec();
-                let summary = match summarize(&scores, &groups.label, Some(&groups.weight)) {
-                    Ok(s) => s,
-                    Err(MetricsError::SingleClass { .. }) => {
-                        unreachable!("checked two classes above")
-                    }
-                    Err(e) => return Err(RunnerError::Invalid(format!("{id}: {e}"))),
+                let fitted: Arc<dyn Detector> = Arc::from(spec.fit_boxed(&ts)?);
+                let fit_seconds = t0.elapsed().as_secs_f64();
+                let priors: &[bool] = if det.is_autoencoder() {
+                    cfg.prior.settings()
+                } else {
+                    &[false]
                 };
-                let row = ResultRow {
-                    context: id.to_string(),
-                    scenario: id.scenario.name().into(),
-                    os: id.os().name().into(),
-                    aspect: id.aspect.short().into(),
-                    encoder: enc.name.clone(),
-                    detector: det.name().into(),
-                    attention,
-                    auc: summary.auc,
-                    pr_auc: summary.pr_auc,
-                    ndcg: summary.ndcg,
-                    tie_ceiling: ceiling,
-                    train_rows,
-                    test_rows,
-                    attacks: test_attacks,
-                    seconds,
-                };
-                let threshold = if det.is_autoencoder() {
-                    let val_scores = if vx.nrows() > 0 {
-                        model.score(vx.view())?.to_vec()
+                for &prior in priors {
+                    let t1 = Instant::now();
+                    let model: Arc<dyn Detector> = if prior {
+                        Arc::new(FrequencyPrior::new(fitted.clone(), &ts, DEFAULT_BLEND)?)
                     } else {
-                        model.score(tx.view())?.to_vec()
+                        fitted.clone()
                     };
-                    let w = if vx.nrows() > 0 {
-                        vw.to_vec()
-                    } else {
-                        tw.to_vec()
+                    let scores = model.score(test_x.view())?.to_vec();
+                    let seconds = fit_seconds + t1.elapsed().as_secs_f64();
+                    let summary = match summarize(&scores, &groups.label, Some(&groups.weight)) {
+                        Ok(s) => s,
+                        Err(MetricsError::SingleClass { .. }) => {
+                            unreachable!("checked two classes above")
+                        }
+                        Err(e) => return Err(RunnerError::Invalid(format!("{id}: {e}"))),
                     };
-                    apt_llm_detect::Threshold::from_scores(&val_scores, Some(&w), 95.0)
+                    let row = ResultRow {
+                        context: id.to_string(),
+                        scenario: id.scenario.name().into(),
+                        os: id.os().name().into(),
+                        aspect: id.aspect.short().into(),
+                        encoder: enc.name.clone(),
+                        detector: det.name().into(),
+                        attention,
+                        prior,
+                        auc: summary.auc,
+                        pr_auc: summary.pr_auc,
+                        ndcg: summary.ndcg,
+                        tie_ceiling: ceiling,
+                        train_rows,
+                        test_rows,
+                        attacks: test_attacks,
+                        seconds,
+                    };
+                    let threshold = if det.is_autoencoder() {
+                        let (rows_x, rows_w) = if vx.nrows() > 0 {
+                            (&vx, &vw)
+                        } else {
+                            (&tx, &tw)
+                        };
+                        let normal_scores = model.score(rows_x.view())?.to_vec();
+                        apt_llm_detect::Threshold::from_scores(
+                            &normal_scores,
+                            Some(&rows_w.to_vec()),
+                            95.0,
+                        )
                         .ok()
                         .map(|t| t.value)
-                } else {
-                    None
-                };
-                outcome.scored.push(ScoredCombination {
-                    combination: row.combination(),
-                    scores: scores.clone(),
-                    labels: groups.label.clone(),
-                    weights: groups.weight.clone(),
-                    threshold,
-                    loss_history: model.loss_history().map(<[_]>::to_vec),
-                });
-                if det.is_autoencoder() && best_ae.as_ref().is_none_or(|b| summary.auc > b.0) {
-                    best_ae = Some((summary.auc, outcome.scored.len() - 1, model, ei));
+                    } else {
+                        None
+                    };
+                    outcome.scored.push(ScoredCombination {
+                        combination: row.combination(),
+                        scores,
+                        labels: groups.label.clone(),
+                        weights: groups.weight.clone(),
+                        threshold,
+                        loss_history: model.loss_history().map(<[_]>::to_vec),
+                    });
+                    if det.is_autoencoder() && best_ae.as_ref().is_none_or(|b| summary.auc > b.0) {
+                        best_ae = Some((summary.auc, outcome.scored.len() - 1, model, ei));
+                    }
+                    rows.push(row);
                 }
-                rows.push(row);
             }
         }
     }

@@ -137,10 +137,7 @@ where
 }
 
 fn columns_of(ctx_rows: &[&crate::ResultRow]) -> Vec<String> {
-    let mut cols: Vec<String> = ctx_rows
-        .iter()
-        .map(|r| format!("{}{}", r.detector, if r.attention { "+attn" } else { "" }))
-        .collect();
+    let mut cols: Vec<String> = ctx_rows.iter().map(|r| r.detector_label()).collect();
     cols.sort_by_key(|c| {
         (
             !(c.starts_with("AE") || c.starts_with("VAE") || c.starts_with("DAE")),
@@ -192,14 +189,7 @@ pub fn write_figures(
                 .map(|c| {
                     ctx_rows
                         .iter()
-                        .find(|r| {
-                            &r.encoder == e
-                                && &format!(
-                                    "{}{}",
-                                    r.detector,
-                                    if r.attention { "+attn" } else { "" }
-                                ) == c
-                        })
+                        .find(|r| &r.encoder == e && &r.detector_label() == c)
                         .map_or(f64::NAN, |r| r.auc)
                 })
                 .collect()
@@ -309,17 +299,18 @@ pub fn write_figures(
         );
     }
 
-    // Fig. 2 and 3: loss curves and reconstruction errors of the best autoencoder.
-    if let Some(best) = focus_ctx
-        .scored
-        .iter()
-        .filter(|s| s.loss_history.is_some())
-        .max_by(|a, b| {
-            roc_of(a)
-                .map_or(0.0, |r| r.auc())
-                .total_cmp(&roc_of(b).map_or(0.0, |r| r.auc()))
-        })
-    {
+    // Fig. 2 and 3: loss curves and reconstruction errors of the best autoencoder (scored
+    // by reconstruction error alone when the grid has such combinations, not `+freq`).
+    let trained = || focus_ctx.scored.iter().filter(|s| s.loss_history.is_some());
+    let by_auc = |a: &&crate::ScoredCombination, b: &&crate::ScoredCombination| {
+        roc_of(a)
+            .map_or(0.0, |r| r.auc())
+            .total_cmp(&roc_of(b).map_or(0.0, |r| r.auc()))
+    };
+    let plain = trained()
+        .filter(|s| !s.combination.ends_with("+freq"))
+        .max_by(by_auc);
+    if let Some(best) = plain.or_else(|| trained().max_by(by_auc)) {
         let hist = best.loss_history.clone().unwrap_or_default();
         let ymax = hist
             .iter()
@@ -383,9 +374,16 @@ pub fn write_figures(
             .fold(f32::MIN, f32::max)
             .max(threshold.unwrap_or(0.0)) as f64
             * 1.1;
+        let prior = best.combination.ends_with("+freq");
         let err_title = format!(
-            "Reconstruction error, {} on {}",
-            best.combination, focus_ctx.context
+            "{}, {} on {}",
+            if prior {
+                "Anomaly score"
+            } else {
+                "Reconstruction error"
+            },
+            best.combination,
+            focus_ctx.context
         );
         render!(
             dir,
@@ -400,7 +398,11 @@ pub fn write_figures(
                         x: 0.0..best.scores.len().max(2) as f64,
                         y: 0.0..smax.max(1e-6),
                         x_desc: "distinct test process",
-                        y_desc: "reconstruction error",
+                        y_desc: if prior {
+                            "rarity + blended reconstruction error"
+                        } else {
+                            "reconstruction error"
+                        },
                     },
                 )?;
                 chart

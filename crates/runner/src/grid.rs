@@ -2,7 +2,7 @@
 
 use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig, OutputActivation, Scaling};
 use apt_llm_baselines::{Dbscan, IsolationForest, OneClassSvm};
-use apt_llm_detect::DetectorSpec;
+use apt_llm_detect::{DetectorSpec, Rarity};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -19,11 +19,13 @@ pub enum DetectorChoice {
     /// DBSCAN fitted on training rows, distance to the nearest core point.
     DbscanCore,
     IForest,
+    /// How rare the exact pattern was among the training rows (no model of content).
+    Rarity,
 }
 
 impl DetectorChoice {
     /// Every detector.
-    pub const ALL: [DetectorChoice; 7] = [
+    pub const ALL: [DetectorChoice; 8] = [
         DetectorChoice::Ae,
         DetectorChoice::Vae,
         DetectorChoice::Dae,
@@ -31,6 +33,7 @@ impl DetectorChoice {
         DetectorChoice::Dbscan,
         DetectorChoice::DbscanCore,
         DetectorChoice::IForest,
+        DetectorChoice::Rarity,
     ];
     /// The paper's grid: three autoencoders, three baselines.
     pub const PAPER: [DetectorChoice; 6] = [
@@ -40,6 +43,17 @@ impl DetectorChoice {
         DetectorChoice::OcSvm,
         DetectorChoice::Dbscan,
         DetectorChoice::IForest,
+    ];
+    /// The default grid: the paper's, and the frequency baseline ([`Rarity`]) that tells
+    /// how much of a context is caught by pattern frequency alone.
+    pub const DEFAULT: [DetectorChoice; 7] = [
+        DetectorChoice::Ae,
+        DetectorChoice::Vae,
+        DetectorChoice::Dae,
+        DetectorChoice::OcSvm,
+        DetectorChoice::Dbscan,
+        DetectorChoice::IForest,
+        DetectorChoice::Rarity,
     ];
     /// True for AE, VAE and DAE (the APT-LLM detectors).
     pub fn is_autoencoder(self) -> bool {
@@ -58,6 +72,7 @@ impl DetectorChoice {
             DetectorChoice::Dbscan => "DBSCAN",
             DetectorChoice::DbscanCore => "DBSCAN-core",
             DetectorChoice::IForest => "IForest",
+            DetectorChoice::Rarity => "Rarity",
         }
     }
     /// The configured detector.
@@ -97,6 +112,7 @@ impl DetectorChoice {
                 seed,
                 ..Default::default()
             }),
+            DetectorChoice::Rarity => Box::new(Rarity),
         }
     }
 }
@@ -120,7 +136,7 @@ impl FromStr for DetectorChoice {
             })
             .ok_or_else(|| {
                 format!(
-                    "unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest)"
+                    "unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity)"
                 )
             })
     }
@@ -154,6 +170,40 @@ impl FromStr for AttentionMode {
             "off" => Ok(AttentionMode::Off),
             "both" => Ok(AttentionMode::Both),
             _ => Err(format!("--attention takes on, off or both, not {s:?}")),
+        }
+    }
+}
+
+/// Whether the autoencoders' scores get the training-frequency prior
+/// ([`apt_llm_detect::FrequencyPrior`]) in front: without, with, or both (the prior reuses
+/// the fitted autoencoder, so `Both` costs no extra training).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PriorMode {
+    On,
+    Off,
+    Both,
+}
+
+impl PriorMode {
+    /// The settings to try.
+    pub fn settings(self) -> &'static [bool] {
+        match self {
+            PriorMode::On => &[true],
+            PriorMode::Off => &[false],
+            PriorMode::Both => &[false, true],
+        }
+    }
+}
+
+impl FromStr for PriorMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" => Ok(PriorMode::On),
+            "off" => Ok(PriorMode::Off),
+            "both" => Ok(PriorMode::Both),
+            _ => Err(format!("--prior takes on, off or both, not {s:?}")),
         }
     }
 }

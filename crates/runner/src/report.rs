@@ -100,12 +100,12 @@ fn io(path: &Path, e: std::io::Error) -> RunnerError {
 pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let mut csv = String::from(
-        "context,scenario,os,aspect,encoder,detector,attention,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds\n",
+        "context,scenario,os,aspect,encoder,detector,attention,prior,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds\n",
     );
     for r in &report.rows {
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{:.3}",
+            "{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{},{},{},{:.3}",
             r.context,
             r.scenario,
             r.os,
@@ -113,6 +113,7 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
             r.encoder,
             r.detector,
             r.attention,
+            r.prior,
             r.auc,
             r.pr_auc,
             r.ndcg,

@@ -1,0 +1,46 @@
+//! The file layout every JSON-saved detector shares: `{"kind": "...", "model": {...}}`,
+//! so a loader can tell what a file holds before reading it.
+
+use crate::{DetectError, Result};
+use std::path::Path;
+
+fn persist_err(path: &Path, reason: impl ToString) -> DetectError {
+    DetectError::Persist {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+fn read_doc(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| persist_err(path, e))?;
+    serde_json::from_str(&text).map_err(|e| persist_err(path, e))
+}
+
+/// Write `value` as a model of `kind`.
+pub fn save_json<T: serde::Serialize>(path: &Path, kind: &str, value: &T) -> Result<()> {
+    let doc = serde_json::json!({ "kind": kind, "model": value });
+    let text = serde_json::to_string(&doc).map_err(|e| persist_err(path, e))?;
+    std::fs::write(path, text).map_err(|e| persist_err(path, e))
+}
+
+/// Read a model of `kind` written by [`save_json`]; another kind is an error naming both.
+pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Result<T> {
+    let mut doc = read_doc(path)?;
+    let found = doc.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    if found != kind {
+        return Err(persist_err(
+            path,
+            format!("holds a {found:?} model, expected {kind:?}"),
+        ));
+    }
+    serde_json::from_value(doc["model"].take()).map_err(|e| persist_err(path, e))
+}
+
+/// The `kind` tag of a saved model (`""` when it has none), to dispatch loading.
+pub fn saved_kind(path: &Path) -> Result<String> {
+    Ok(read_doc(path)?
+        .get("kind")
+        .and_then(|k| k.as_str())
+        .unwrap_or("")
+        .to_string())
+}
