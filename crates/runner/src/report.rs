@@ -181,7 +181,7 @@ pub fn write_markdown(
     let _ = writeln!(md, "\n## Best APT-LLM combination per context\n");
     let _ = writeln!(
         md,
-        "The *paper* pick is the combination with the highest test AUC on the context itself (it looks at the test labels); the *honest* pick is the combination with the best mean AUC over the other contexts (leave-one-context-out), reported with its AUC here. The tie ceiling is the best AUC any scorer can reach when attacks and normals share identical inputs. *Seen* counts the attacks whose exact attribute pattern also occurs among the normal training processes: a detector trained on normal behaviour has seen them as normal.\n"
+        "The *paper* pick is the combination with the highest test AUC on the context itself (it looks at the test labels); the *honest* pick is the combination with the best mean AUC over the other contexts (leave-one-context-out), reported with its AUC here. The tie ceiling is the best AUC any scorer can reach when attacks and normals share identical inputs. *Seen* counts the attacks whose exact attribute pattern also occurs among the normal training processes: a detector trained on normal behaviour has seen them as normal. `+attn`: self-attention in the encoder; `+freq`: the autoencoder's score with the training-frequency prior in front (how rare the exact pattern was among normal training processes decides first, the reconstruction error orders equally rare patterns); *Rarity*: that frequency alone, as a baseline.\n"
     );
     let _ = write!(
         md,
