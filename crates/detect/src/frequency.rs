@@ -56,6 +56,21 @@ pub struct PatternMemory {
     total: f64,
     #[serde(skip)]
     exact: HashMap<Vec<u32>, usize>,
+    /// (projection on a fixed ±1 direction, row), sorted: near matches are searched in
+    /// a window of it instead of over every row.
+    #[serde(skip)]
+    by_projection: Vec<(f32, usize)>,
+}
+
+/// Projection on the fixed direction (±1, ±1, ...) with signs from a hash of the column.
+fn project<'a>(row: impl IntoIterator<Item = &'a f32>) -> f32 {
+    row.into_iter()
+        .enumerate()
+        .map(|(j, &v)| {
+            let h = (j as u64 ^ 0x9e37_79b9_7f4a_7c15).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            if (h >> 31) & 1 == 0 { v } else { -v }
+        })
+        .sum()
 }
 
 fn key(row: ArrayView1<'_, f32>) -> Vec<u32> {
@@ -74,6 +89,7 @@ impl PatternMemory {
             weights: Vec::new(),
             total: 0.0,
             exact: HashMap::new(),
+            by_projection: Vec::new(),
         };
         for (row, &wi) in data.x.rows().into_iter().zip(w.iter()) {
             memory.total += wi as f64;
@@ -86,16 +102,18 @@ impl PatternMemory {
                 }
             }
         }
+        memory.rebuild_index();
         Ok(memory)
     }
 
     fn rebuild_index(&mut self) {
-        self.exact = self
-            .rows
-            .chunks(self.dim.max(1))
-            .enumerate()
+        let rows = || self.rows.chunks(self.dim.max(1)).enumerate();
+        self.exact = rows()
             .map(|(i, r)| (r.iter().map(|v| (v + 0.0).to_bits()).collect(), i))
             .collect();
+        let mut by_projection: Vec<(f32, usize)> = rows().map(|(i, r)| (project(r), i)).collect();
+        by_projection.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self.by_projection = by_projection;
     }
 
     /// Number of distinct rows remembered.
@@ -122,17 +140,23 @@ impl PatternMemory {
         }
         let norm: f32 = row.iter().map(|v| v * v).sum();
         let tolerance = SAME_PATTERN_TOLERANCE * norm.max(f32::MIN_POSITIVE);
-        self.rows
-            .chunks(self.dim.max(1))
-            .zip(&self.weights)
-            .filter(|(r, _)| {
+        // |p·a - p·b| <= |p| |a - b| with |p| = sqrt(dim): only rows whose projection is
+        // that close can match (twice the bound, for rounding in the projections).
+        let p = project(row.iter());
+        let radius = 2.0 * (tolerance * self.dim as f32).sqrt() + 1e-6 * (1.0 + p.abs());
+        let start = self.by_projection.partition_point(|&(q, _)| q < p - radius);
+        self.by_projection[start..]
+            .iter()
+            .take_while(|&&(q, _)| q <= p + radius)
+            .filter(|&&(_, i)| {
+                let r = &self.rows[i * self.dim..(i + 1) * self.dim];
                 r.iter()
                     .zip(row.iter())
                     .map(|(a, b)| (a - b) * (a - b))
                     .sum::<f32>()
                     <= tolerance
             })
-            .map(|(_, &w)| w)
+            .map(|&(_, i)| self.weights[i])
             .sum()
     }
 
@@ -453,6 +477,37 @@ mod tests {
         // A re-embedded sentence: off in the 7th digit.
         assert_eq!(m.count(array![0.5000001f32, 0.4999999].view()), 2.0);
         assert_eq!(m.count(array![0.51f32, 0.49].view()), 0.0);
+    }
+
+    #[test]
+    fn the_projection_index_finds_what_a_full_scan_finds() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let x = Array2::from_shape_fn((500, 32), |_| next());
+        let w = Array1::from_shape_fn(500, |i| (i % 7 + 1) as f32);
+        let m = PatternMemory::new(&TrainSet::new(x.view()).with_weights(w.view())).unwrap();
+        let scan = |q: ArrayView1<'_, f32>| -> f32 {
+            let tol = SAME_PATTERN_TOLERANCE * q.iter().map(|v| v * v).sum::<f32>();
+            x.rows()
+                .into_iter()
+                .zip(&w)
+                .filter(|(r, _)| (r - &q).mapv(|d| d * d).sum() <= tol)
+                .map(|(_, &w)| w)
+                .sum()
+        };
+        for i in 0..500 {
+            // The same row off by float noise, and an unrelated row.
+            let near = x.row(i).mapv(|v| v * (1.0 + 3e-7 * next()));
+            assert_eq!(m.count(near.view()), w[i], "row {i}");
+            assert_eq!(m.count(near.view()), scan(near.view()), "row {i}");
+            let far = Array1::from_shape_fn(32, |_| next());
+            assert_eq!(m.count(far.view()), 0.0);
+        }
     }
 
     #[test]
