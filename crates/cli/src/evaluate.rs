@@ -116,8 +116,14 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         encoders: a.encoders.iter().cloned().map(EncoderSpec).collect(),
         backend: a.backend.parse::<apt_llm::embed::Backend>()?,
         detectors,
-        attention: a.attention.parse::<AttentionMode>()?,
-        prior: a.prior.parse::<PriorMode>()?,
+        attention: a
+            .attention
+            .parse::<AttentionMode>()
+            .map_err(|e| format!("--attention: {e}"))?,
+        prior: a
+            .prior
+            .parse::<PriorMode>()
+            .map_err(|e| format!("--prior: {e}"))?,
         template: Template::named(&a.template)
             .ok_or_else(|| format!("unknown template {:?}", a.template))?,
         seed: a.seed,

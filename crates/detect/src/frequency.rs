@@ -33,8 +33,8 @@
 //! # Ok::<(), apt_llm_detect::DetectError>(())
 //! ```
 
-use crate::persist::{load_json, save_json};
-use crate::{DetectError, Detector, Fit, Result, TrainSet, check_rows};
+use crate::persist::{load_json, persist_err, save_json};
+use crate::{DetectError, Detector, Fit, Result, Threshold, TrainSet, check_rows};
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -73,9 +73,9 @@ fn project<'a>(row: impl IntoIterator<Item = &'a f32>) -> f32 {
         .sum()
 }
 
-fn key(row: ArrayView1<'_, f32>) -> Vec<u32> {
-    // +0.0 and -0.0 are the same value.
-    row.iter().map(|v| (v + 0.0).to_bits()).collect()
+/// Exact-match key of a row (+0.0 and -0.0 are the same value).
+fn key<'a>(row: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
+    row.into_iter().map(|v| (v + 0.0).to_bits()).collect()
 }
 
 impl PatternMemory {
@@ -93,25 +93,31 @@ impl PatternMemory {
         };
         for (row, &wi) in data.x.rows().into_iter().zip(w.iter()) {
             memory.total += wi as f64;
-            match memory.exact.get(&key(row)) {
-                Some(&i) => memory.weights[i] += wi,
-                None => {
-                    memory.exact.insert(key(row), memory.weights.len());
-                    memory.rows.extend(row.iter());
-                    memory.weights.push(wi);
-                }
+            let next = memory.weights.len();
+            let i = *memory.exact.entry(key(row)).or_insert(next);
+            if i == next {
+                memory.rows.extend(row.iter());
+                memory.weights.push(0.0);
             }
+            memory.weights[i] += wi;
         }
-        memory.rebuild_index();
+        memory.index_projections();
         Ok(memory)
     }
 
+    fn distinct_rows(&self) -> impl Iterator<Item = (usize, &[f32])> {
+        self.rows.chunks(self.dim.max(1)).enumerate()
+    }
+
+    /// The indexes a deserialised memory lacks.
     fn rebuild_index(&mut self) {
-        let rows = || self.rows.chunks(self.dim.max(1)).enumerate();
-        self.exact = rows()
-            .map(|(i, r)| (r.iter().map(|v| (v + 0.0).to_bits()).collect(), i))
-            .collect();
-        let mut by_projection: Vec<(f32, usize)> = rows().map(|(i, r)| (project(r), i)).collect();
+        self.exact = self.distinct_rows().map(|(i, r)| (key(r), i)).collect();
+        self.index_projections();
+    }
+
+    fn index_projections(&mut self) {
+        let mut by_projection: Vec<(f32, usize)> =
+            self.distinct_rows().map(|(i, r)| (project(r), i)).collect();
         by_projection.sort_by(|a, b| a.0.total_cmp(&b.0));
         self.by_projection = by_projection;
     }
@@ -168,13 +174,6 @@ impl PatternMemory {
             .into_iter()
             .map(|r| ((n + 1.0) / (self.count(r) as f64 + 1.0)).ln() as f32)
             .collect())
-    }
-}
-
-fn persist_err(path: &Path, reason: impl ToString) -> DetectError {
-    DetectError::Persist {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
     }
 }
 
@@ -264,20 +263,6 @@ struct SavedPrior {
     blend: f32,
 }
 
-fn weighted_median(values: &[f32], weights: &[f32]) -> f32 {
-    let mut idx: Vec<usize> = (0..values.len()).collect();
-    idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let total: f64 = weights.iter().map(|&w| w as f64).sum();
-    let mut acc = 0.0;
-    for &i in &idx {
-        acc += weights[i] as f64;
-        if acc >= total / 2.0 {
-            return values[i];
-        }
-    }
-    idx.last().map_or(0.0, |&i| values[i])
-}
-
 impl FrequencyPrior {
     /// Put the frequency prior in front of `inner`, fitted on `data` (the same training
     /// set). `blend` must be positive and finite; [`DEFAULT_BLEND`] keeps frequency first.
@@ -291,15 +276,16 @@ impl FrequencyPrior {
         let memory = PatternMemory::new(data)?;
         check_rows(data.x, inner.input_dim())?;
         let train_scores = inner.score(data.x)?;
-        let w = data.weights_or_ones();
+        let w = data.weights_or_ones().to_vec();
         let shift = train_scores.iter().copied().fold(f32::INFINITY, f32::min);
         let shifted: Vec<f32> = train_scores.iter().map(|s| s - shift).collect();
-        let median = weighted_median(&shifted, w.as_slice().unwrap_or(&w.to_vec()));
+        let median = Threshold::from_scores(&shifted, Some(&w), 50.0)?.value;
         // A detector that gives most training rows its minimum: fall back to the mean.
         let scale = if median > 0.0 {
             median
         } else {
-            let mean = shifted.iter().zip(&w).map(|(s, w)| s * w).sum::<f32>() / w.sum();
+            let mean =
+                shifted.iter().zip(&w).map(|(s, w)| s * w).sum::<f32>() / w.iter().sum::<f32>();
             if mean > 0.0 { mean } else { 1.0 }
         };
         Ok(FrequencyPrior {

@@ -4,7 +4,7 @@
 use crate::{DetectError, Result};
 use std::path::Path;
 
-fn persist_err(path: &Path, reason: impl ToString) -> DetectError {
+pub(crate) fn persist_err(path: &Path, reason: impl ToString) -> DetectError {
     DetectError::Persist {
         path: path.to_path_buf(),
         reason: reason.to_string(),

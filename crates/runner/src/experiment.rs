@@ -480,22 +480,12 @@ fn run_context(
             ts = ts.with_validation(vx.view(), Some(vw.view()));
         }
         for &det in &cfg.detectors {
-            let settings: &[bool] = if det.is_autoencoder() {
-                cfg.attention.settings()
-            } else {
-                &[false]
-            };
-            for &attention in settings {
+            for &attention in cfg.attention.settings_for(det) {
                 let t0 = Instant::now();
                 let spec = det.spec(attention, cfg.seed, cfg.epochs, cfg.scaling);
                 let fitted: Arc<dyn Detector> = Arc::from(spec.fit_boxed(&ts)?);
                 let fit_seconds = t0.elapsed().as_secs_f64();
-                let priors: &[bool] = if det.is_autoencoder() {
-                    cfg.prior.settings()
-                } else {
-                    &[false]
-                };
-                for &prior in priors {
+                for &prior in cfg.prior.settings_for(det) {
                     let t1 = Instant::now();
                     let model: Arc<dyn Detector> = if prior {
                         Arc::new(FrequencyPrior::new(fitted.clone(), &ts, DEFAULT_BLEND)?)
@@ -538,7 +528,7 @@ fn run_context(
                         let normal_scores = model.score(rows_x.view())?.to_vec();
                         apt_llm_detect::Threshold::from_scores(
                             &normal_scores,
-                            Some(&rows_w.to_vec()),
+                            rows_w.as_slice(),
                             95.0,
                         )
                         .ok()

@@ -142,68 +142,50 @@ impl FromStr for DetectorChoice {
     }
 }
 
-/// Which attention settings the autoencoders run with.
+/// Which of two settings of an autoencoder to try: on, off, or both (each a separate row
+/// of the grid). Used for self-attention ([`AttentionMode`]) and for the training-frequency
+/// prior ([`PriorMode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum AttentionMode {
+pub enum Switch {
     On,
     Off,
     Both,
 }
 
-impl AttentionMode {
+/// Self-attention in the autoencoders' encoder.
+pub type AttentionMode = Switch;
+/// The training-frequency prior ([`apt_llm_detect::FrequencyPrior`]) in front of the
+/// autoencoders' scores; it reuses the fitted autoencoder, so `Both` costs no extra training.
+pub type PriorMode = Switch;
+
+impl Switch {
     /// The settings to try.
     pub fn settings(self) -> &'static [bool] {
         match self {
-            AttentionMode::On => &[true],
-            AttentionMode::Off => &[false],
-            AttentionMode::Both => &[false, true],
+            Switch::On => &[true],
+            Switch::Off => &[false],
+            Switch::Both => &[false, true],
+        }
+    }
+    /// The settings to try for `detector`: the baselines have neither setting.
+    pub fn settings_for(self, detector: DetectorChoice) -> &'static [bool] {
+        if detector.is_autoencoder() {
+            self.settings()
+        } else {
+            &[false]
         }
     }
 }
 
-impl FromStr for AttentionMode {
+impl FromStr for Switch {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
-            "on" => Ok(AttentionMode::On),
-            "off" => Ok(AttentionMode::Off),
-            "both" => Ok(AttentionMode::Both),
-            _ => Err(format!("--attention takes on, off or both, not {s:?}")),
-        }
-    }
-}
-
-/// Whether the autoencoders' scores get the training-frequency prior
-/// ([`apt_llm_detect::FrequencyPrior`]) in front: without, with, or both (the prior reuses
-/// the fitted autoencoder, so `Both` costs no extra training).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PriorMode {
-    On,
-    Off,
-    Both,
-}
-
-impl PriorMode {
-    /// The settings to try.
-    pub fn settings(self) -> &'static [bool] {
-        match self {
-            PriorMode::On => &[true],
-            PriorMode::Off => &[false],
-            PriorMode::Both => &[false, true],
-        }
-    }
-}
-
-impl FromStr for PriorMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "on" => Ok(PriorMode::On),
-            "off" => Ok(PriorMode::Off),
-            "both" => Ok(PriorMode::Both),
-            _ => Err(format!("--prior takes on, off or both, not {s:?}")),
+            "on" => Ok(Switch::On),
+            "off" => Ok(Switch::Off),
+            "both" => Ok(Switch::Both),
+            _ => Err(format!("expected on, off or both, not {s:?}")),
         }
     }
 }

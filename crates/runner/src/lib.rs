@@ -25,7 +25,7 @@ pub use experiment::{
 };
 pub use explain::leave_one_out;
 pub use figures::write_figures;
-pub use grid::{AttentionMode, DetectorChoice, PriorMode};
+pub use grid::{AttentionMode, DetectorChoice, PriorMode, Switch};
 pub use report::{Selection, selections, write_markdown, write_tables};
 
 /// Write tables, figures and `report.md` into `dir`.
