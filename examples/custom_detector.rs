@@ -1,16 +1,22 @@
-//! Implement the detector trait and drop your detector into the grid next to the
-//! autoencoders: here, the squared distance to the nearest training row (1-NN).
+//! Implement the detector trait and drop your detectors into the grid next to the built-in
+//! ones: the runner fits and scores them on every context, writes their rows into
+//! `results.csv`, fuses them in the host view (`hosts.csv`) and ranks them in
+//! `report.md`, like any other.
+//!
+//! - `1-NN` reads sentence embeddings: the squared distance to the nearest training row.
+//! - `Jaccard-NN` reads the binary attribute rows ([`Representation::Attributes`]): one
+//!   minus the best Jaccard similarity to a training pattern, so it needs no encoder.
 //!
 //! ```text
-//! cargo run --release --example custom_detector
+//! cargo run --release --example custom_detector [OUT_DIR]
 //! ```
 
-use apt_llm::detect::{DetectError, Detector, Fit, TrainSet, check_rows};
-use apt_llm::embed::{EncoderOptions, SentenceEncoder, TransformerEncoder, resolve_model};
-use apt_llm::metrics::roc_auc_weighted;
-use apt_llm::provenance::{Patterns, SplitConfig, SyntheticConfig};
-use apt_llm::textualize::{Template, Textualizer};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use apt_llm::detect::{DetectError, Detector, Fit, Representation, TrainSet, check_rows};
+use apt_llm::runner::{
+    AttentionMode, DataSource, DetectorChoice, ExperimentConfig, PriorMode, run, write_outputs,
+};
+use ndarray::{Array1, Array2, ArrayView2};
+use std::sync::Arc;
 
 /// Parameters: nothing to tune.
 struct NearestNeighbour;
@@ -51,48 +57,107 @@ impl Detector for FittedNearestNeighbour {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let ctx = SyntheticConfig {
-        processes: 3_000,
-        ..Default::default()
+/// Jaccard distance to the nearest training pattern, on attribute rows.
+struct JaccardNearest;
+struct FittedJaccard(Vec<Vec<usize>>, usize);
+
+fn items(row: ndarray::ArrayView1<'_, f32>) -> Vec<usize> {
+    row.iter()
+        .enumerate()
+        .filter(|(_, v)| **v > 0.5)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+impl Fit for JaccardNearest {
+    type Fitted = FittedJaccard;
+    fn name(&self) -> String {
+        "Jaccard-NN".into()
     }
-    .generate()?;
-    let patterns = Patterns::from_context(&ctx.context);
-    let text = Textualizer::new(Template::paper(), &ctx.context);
-    let sentences: Vec<String> = patterns
-        .patterns
-        .iter()
-        .map(|p| text.sentence_of(&p.attributes, None))
-        .collect();
-    let encoder =
-        TransformerEncoder::from_dir(resolve_model("minilm")?, EncoderOptions::default())?;
-    let x = encoder.encode(&sentences.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let split = SplitConfig::default().split(&ctx.labels.flags)?;
-    let (train, w): (Vec<usize>, Vec<f32>) = patterns.weighted(&split.train).into_iter().unzip();
-    let test: Vec<usize> = split
-        .test
-        .iter()
-        .map(|&r| patterns.row_pattern[r])
-        .collect();
-    let labels: Vec<bool> = split.test.iter().map(|&r| ctx.labels.flags[r]).collect();
-    let tx = x.select(Axis(0), &train);
-    let w = Array1::from(w);
-    // Any `Fit` is a `DetectorSpec`: the grid holds yours beside the built-in ones.
-    let grid: Vec<Box<dyn apt_llm::detect::DetectorSpec>> = vec![
-        Box::new(NearestNeighbour),
-        Box::new(apt_llm::autoencoders::Autoencoder::new(
-            apt_llm::autoencoders::AutoencoderConfig::ae(),
-        )),
-        Box::new(apt_llm::baselines::IsolationForest::default()),
-    ];
-    for spec in grid {
-        let model = spec.fit_boxed(&TrainSet::new(tx.view()).with_weights(w.view()))?;
-        let s = model.score(x.select(Axis(0), &test).view())?;
+    fn representation(&self) -> Representation {
+        Representation::Attributes
+    }
+    fn fit(&self, data: &TrainSet<'_>) -> Result<FittedJaccard, DetectError> {
+        data.validate()?;
+        Ok(FittedJaccard(
+            data.x.rows().into_iter().map(items).collect(),
+            data.x.ncols(),
+        ))
+    }
+}
+
+impl Detector for FittedJaccard {
+    fn name(&self) -> String {
+        "Jaccard-NN".into()
+    }
+    fn representation(&self) -> Representation {
+        Representation::Attributes
+    }
+    fn input_dim(&self) -> usize {
+        self.1
+    }
+    fn score(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>, DetectError> {
+        check_rows(x, self.input_dim())?;
+        Ok(x.rows()
+            .into_iter()
+            .map(|r| {
+                let a = items(r);
+                let best = self
+                    .0
+                    .iter()
+                    .map(|b| {
+                        let common = a.iter().filter(|i| b.binary_search(i).is_ok()).count();
+                        let union = a.len() + b.len() - common;
+                        if union == 0 {
+                            1.0
+                        } else {
+                            common as f32 / union as f32
+                        }
+                    })
+                    .fold(0.0f32, f32::max);
+                1.0 - best
+            })
+            .collect())
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/custom-detector".into());
+    let cfg = ExperimentConfig {
+        // The bundled synthetic host (three aspects); `DataSource::Root(dir)` for ADAPT data.
+        data: DataSource::bundled(),
+        // Built-in detectors by name, yours as trait objects.
+        detectors: vec![
+            DetectorChoice::Ae,
+            DetectorChoice::Rarity,
+            DetectorChoice::Oc3,
+        ],
+        custom_detectors: vec![Arc::new(NearestNeighbour), Arc::new(JaccardNearest)],
+        attention: AttentionMode::Off,
+        prior: PriorMode::Off,
+        epochs: 20,
+        ..Default::default()
+    };
+    let report = run(&cfg)?;
+    write_outputs(
+        &report,
+        out.as_ref(),
+        "cargo run --example custom_detector",
+        None,
+    )?;
+    for r in &report.rows {
         println!(
-            "{:<8} ROC-AUC {:.3}",
-            spec.name(),
-            roc_auc_weighted(s.as_slice().unwrap_or_default(), &labels, None)?
+            "{:<34} {:<12} ROC-AUC {:.3}",
+            r.context,
+            r.combination(),
+            r.auc
         );
     }
+    for h in &report.host_rows {
+        println!("host {:<26} {} ROC-AUC {:.3}", h.host, h.key(), h.auc);
+    }
+    println!("results.csv, hosts.csv and report.md in {out}");
     Ok(())
 }

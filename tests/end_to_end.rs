@@ -72,3 +72,106 @@ fn grid_on_a_synthetic_context_with_a_tiny_model() {
             .all(|s| s.honest.is_some() && s.baselines.contains_key("IForest"))
     );
 }
+
+/// The host view on a synthetic host: three aspects of the same processes, each hiding a
+/// different share of the attacks; every context and host test process is split the
+/// same way, the fused rows are written, and one honest pick per counted host is marked.
+#[test]
+fn host_view_on_a_synthetic_host() {
+    use apt_llm::provenance::Aspect;
+    let Some(models) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
+    let base = SyntheticConfig {
+        processes: 1_200,
+        attack_rate: 0.02,
+        camouflaged_attacks: 0.4,
+        seed: 5,
+        ..Default::default()
+    };
+    let aspects = vec![
+        base.clone(),
+        SyntheticConfig {
+            aspect: Aspect::ProcessExec,
+            seed: 6,
+            ..base.clone()
+        },
+        SyntheticConfig {
+            aspect: Aspect::ProcessParent,
+            seed: 7,
+            ..base.clone()
+        },
+    ];
+    let cfg = ExperimentConfig {
+        data: DataSource::SyntheticHost(aspects),
+        encoders: vec![EncoderSpec(models.join("tiny-bert").display().to_string())],
+        detectors: vec![
+            DetectorChoice::Rarity,
+            DetectorChoice::Oc3,
+            DetectorChoice::Ae,
+        ],
+        attention: AttentionMode::Off,
+        prior: PriorMode::Off,
+        epochs: 3,
+        ..Default::default()
+    };
+    let report = run(&cfg).unwrap();
+    assert_eq!(report.contexts.len(), 3);
+    assert_eq!(report.hosts.len(), 1);
+    let h = &report.hosts[0];
+    assert_eq!(h.aspects, ["PE", "PX", "PP"]);
+    assert_eq!(h.processes, 1_200);
+    assert_eq!(h.partial, 0, "every process is in every aspect");
+    // The host's test set is the union of the contexts' test sets, which agree.
+    for c in &report.contexts {
+        assert_eq!(
+            c.test_normals + c.attacks,
+            h.test_processes,
+            "{}",
+            c.context
+        );
+    }
+    // A single host is not counted in the honest mean (nothing to leave out), but its
+    // fused rows exist for every combination x rule x calibration.
+    assert!(h.not_counted.is_none() || h.honest.is_none());
+    assert_eq!(report.host_rows.len(), 3 * 3 * 2);
+    for r in &report.host_rows {
+        assert!((0.0..=1.0).contains(&r.auc), "{r:?}");
+        assert_eq!(r.aspects, "PE+PX+PP");
+    }
+    // OC3 reads the attribute rows, not the embeddings: its encoder column says so.
+    assert!(
+        report
+            .rows
+            .iter()
+            .any(|r| r.detector == "OC3" && r.encoder == apt_llm::runner::ATTRIBUTES_ENCODER)
+    );
+    // Fusing the aspects finds the attacks each aspect hides: fused Rarity beats the
+    // weakest single aspect's Rarity.
+    let fused = report
+        .host_rows
+        .iter()
+        .filter(|r| r.detector == "Rarity" && r.fusion == "fisher")
+        .map(|r| r.auc)
+        .fold(0.0f64, f64::max);
+    let worst_single = report
+        .rows
+        .iter()
+        .filter(|r| r.detector == "Rarity")
+        .map(|r| r.auc)
+        .fold(1.0f64, f64::min);
+    assert!(fused > worst_single, "fused {fused} vs {worst_single}");
+    let out = tempfile_dir();
+    apt_llm::runner::write_tables(&report, &out).unwrap();
+    let csv = std::fs::read_to_string(out.join("hosts.csv")).unwrap();
+    assert!(csv.starts_with(
+        "host,scenario,os,aspects,encoder,detector,attention,prior,fusion,auc,pr_auc,ndcg,test_processes,attacks,honest"
+    ));
+    assert_eq!(csv.lines().count(), 1 + report.host_rows.len());
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("apt-llm-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

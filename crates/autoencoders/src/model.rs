@@ -500,28 +500,88 @@ impl FittedAutoencoder {
     }
 
     /// Load onto a given device.
+    ///
+    /// Nothing in the files is trusted: the JSON is checked (kind, config, input width,
+    /// scaler lengths, finite values) before any network is built, the weights file must
+    /// be large enough for the configured network, and the loaded tensors must have the
+    /// configured shapes and finite values. Every error names the file and the field.
     pub fn load_on(path: &Path, device: Device) -> Result<FittedAutoencoder> {
         let err = |reason: String| DetectError::Persist {
             path: path.to_path_buf(),
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        let saved: Saved = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
-        if saved.kind != "autoencoder" {
-            return Err(err(format!(
-                "holds a {:?} model, expected an autoencoder",
-                saved.kind
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| err(format!("not a saved detector: invalid JSON ({e})")))?;
+        match doc.get("kind").and_then(|k| k.as_str()) {
+            Some("autoencoder") => {}
+            Some(other) => {
+                return Err(err(format!(
+                    "holds a {other:?} model, expected an autoencoder"
+                )));
+            }
+            None => {
+                return Err(err(
+                    "not a saved detector: no \"kind\" field (expected a model written by \
+                     `evaluate --save-models`)"
+                        .into(),
+                ));
+            }
+        }
+        let saved: Saved = serde_json::from_value(doc)
+            .map_err(|e| err(format!("malformed autoencoder model: {e}")))?;
+        saved.validate().map_err(err)?;
+        saved
+            .config
+            .validate()
+            .map_err(|e| err(format!("field \"config\": {e}")))?;
+        let weights = weights_path(path);
+        let weights_err = |reason: String| DetectError::Persist {
+            path: weights.clone(),
+            reason,
+        };
+        // A config naming huge layers must not allocate them before the weights are seen:
+        // the file has to hold at least the dense layers' values at 2 bytes each.
+        let size = std::fs::metadata(&weights)
+            .map_err(|e| weights_err(e.to_string()))?
+            .len();
+        let needed = dense_parameters(saved.input_dim, &saved.config);
+        if needed.is_none_or(|n| n.saturating_mul(2) > size) {
+            return Err(weights_err(format!(
+                "{size} bytes cannot hold the {} weights of the network that {} describes \
+                 (input_dim {}, config)",
+                needed.map_or_else(|| "overflowing".into(), |n| n.to_string()),
+                path.display(),
+                saved.input_dim
             )));
         }
-        saved.config.validate()?;
-        let weights = weights_path(path);
-        let network = Network::new(saved.input_dim, &saved.config, &device)
+        let fresh = Network::new(saved.input_dim, &saved.config, &device);
+        let expected = TensorCheck::of(&fresh);
+        let network = fresh
             .try_load_file(&weights)
-            .map_err(|e| DetectError::Persist {
-                path: weights.clone(),
-                reason: format!("{e:?}"),
-            })?
+            .map_err(|e| weights_err(format!("{e:?}")))?
             .valid();
+        let found = TensorCheck::of(&network);
+        for (i, (e, f)) in expected.shapes.iter().zip(&found.shapes).enumerate() {
+            if e != f {
+                return Err(weights_err(format!(
+                    "tensor {i} has shape {f:?}, the saved config implies {e:?}"
+                )));
+            }
+        }
+        if expected.shapes.len() != found.shapes.len() {
+            return Err(weights_err(format!(
+                "{} tensors, the saved config implies {}",
+                found.shapes.len(),
+                expected.shapes.len()
+            )));
+        }
+        if let Some((i, j, v)) = found.non_finite {
+            return Err(weights_err(format!(
+                "tensor {i} (shape {:?}) holds a non-finite value {v} at index {j}",
+                found.shapes[i]
+            )));
+        }
         Ok(FittedAutoencoder {
             history: saved.report.history.clone(),
             config: saved.config,
@@ -531,6 +591,88 @@ impl FittedAutoencoder {
             report: saved.report,
             device,
         })
+    }
+}
+
+impl Saved {
+    /// Lengths and values a loaded model relies on; the error names the field.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let d = self.input_dim;
+        if d == 0 {
+            return Err("field \"input_dim\" is 0".into());
+        }
+        for (field, v) in [
+            ("scaler.shift", &self.scaler.shift),
+            ("scaler.scale", &self.scaler.scale),
+        ] {
+            if v.len() != d {
+                return Err(format!(
+                    "field {field:?} has {} values, input_dim is {d}",
+                    v.len()
+                ));
+            }
+            if let Some(j) = v.iter().position(|x| !x.is_finite()) {
+                return Err(format!(
+                    "field {field:?}: value {j} is {} (not finite)",
+                    v[j]
+                ));
+            }
+        }
+        if self.threshold.value.is_nan() {
+            return Err("field \"threshold.value\" is NaN".into());
+        }
+        if !(0.0..=100.0).contains(&self.threshold.percentile) {
+            return Err(format!(
+                "field \"threshold.percentile\" is {} (must be in [0, 100])",
+                self.threshold.percentile
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A lower bound on a network's parameter count (its dense layers), `None` on overflow.
+fn dense_parameters(input: usize, cfg: &AutoencoderConfig) -> Option<u64> {
+    let mut widths: Vec<usize> = vec![input];
+    widths.extend(&cfg.encoder_widths);
+    widths.extend(&cfg.bottleneck_widths);
+    widths.push(cfg.latent);
+    let mut total = 0u64;
+    for pair in widths.windows(2) {
+        let layer = (pair[0] as u64).checked_mul(pair[1] as u64)?;
+        // The decoder mirrors the encoder.
+        total = total.checked_add(layer.checked_mul(2)?)?;
+    }
+    Some(total)
+}
+
+/// Shapes of a network's tensors in visiting order, and the first non-finite value
+/// (tensor, flat index, value).
+#[derive(Default)]
+struct TensorCheck {
+    shapes: Vec<Vec<usize>>,
+    non_finite: Option<(usize, usize, f32)>,
+}
+
+impl TensorCheck {
+    fn of(net: &Network) -> TensorCheck {
+        let mut c = TensorCheck::default();
+        net.visit(&mut c);
+        c
+    }
+}
+
+impl ModuleVisitor for TensorCheck {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        let i = self.shapes.len();
+        self.shapes.push(t.dims().to_vec());
+        if self.non_finite.is_none()
+            && let Ok(values) = t.into_data().try_to_vec::<f32>()
+            && let Some(j) = values.iter().position(|v| !v.is_finite())
+        {
+            self.non_finite = Some((i, j, values[j]));
+        }
     }
 }
 

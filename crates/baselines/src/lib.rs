@@ -29,12 +29,17 @@
 //! # Ok::<(), apt_llm_detect::DetectError>(())
 //! ```
 
+mod avf;
 mod dbscan;
 mod iforest;
+mod krimp;
+mod oc3;
 mod ocsvm;
 
+pub use avf::{Avf, FittedAvf};
 pub use dbscan::{Dbscan, DbscanScore, FittedDbscan};
 pub use iforest::{FittedIsolationForest, IsolationForest};
+pub use oc3::{CodeTableEntry, FittedOc3, MiningReport, Oc3};
 pub use ocsvm::{FittedOneClassSvm, OneClassSvm};
 
 /// Expand weighted rows into at most `cap` row indices, each row repeated in proportion

@@ -37,11 +37,12 @@ pub struct EvaluateArgs {
     /// `--features tch`).
     #[arg(long, default_value = "burn")]
     backend: String,
-    /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity, or `all`.
+    /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity, avf, oc3,
+    /// oc3-transductive, or `all`.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "ae,vae,dae,oc-svm,dbscan,iforest,rarity"
+        default_value = "ae,vae,dae,oc-svm,dbscan,iforest,rarity,avf,oc3"
     )]
     detectors: Vec<String>,
     /// Self-attention in the autoencoders: on, off or both.
@@ -80,7 +81,29 @@ pub struct EvaluateArgs {
     quiet: bool,
 }
 
+/// Check that `out` can hold the results before any work starts: an existing file, an
+/// unwritable place or `OUT/models` being a file would otherwise fail after the whole run.
+fn check_output_dir(out: &std::path::Path, models: bool) -> Result<(), BoxError> {
+    if out.exists() && !out.is_dir() {
+        return Err(format!("--out {}: exists and is not a directory", out.display()).into());
+    }
+    std::fs::create_dir_all(out)
+        .map_err(|e| format!("--out {}: cannot create it: {e}", out.display()))?;
+    let probe = out.join(".apt-llm-write-test");
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("--out {}: not writable: {e}", out.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    if models {
+        let m = out.join("models");
+        if m.exists() && !m.is_dir() {
+            return Err(format!("{}: exists and is not a directory", m.display()).into());
+        }
+    }
+    Ok(())
+}
+
 pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
+    check_output_dir(&a.out, a.save_models)?;
     let env_root = std::env::var_os(apt_llm::provenance::DATA_ENV).map(PathBuf::from);
     let data = match (a.synthetic, a.data.or(env_root)) {
         (false, Some(root)) => {
@@ -144,7 +167,28 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         save_models: a.save_models.then(|| a.out.join("models")),
         ..Default::default()
     };
+    if let Some(f) = &a.figure_context {
+        let id: ContextId = f
+            .parse()
+            .map_err(|e| format!("--figure-context {f:?}: {e}"))?;
+        if let Some(list) = &cfg.contexts
+            && !list.contains(&id)
+        {
+            return Err(format!("--figure-context {f} is not among --contexts").into());
+        }
+    }
     let report = run(&cfg)?;
+    if let Some(f) = &a.figure_context
+        && !report
+            .contexts
+            .iter()
+            .any(|c| &c.context == f && c.skipped.is_none())
+    {
+        return Err(format!(
+            "--figure-context {f}: no such scored context in this run (see report.md for the scored ones)"
+        )
+        .into());
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let figures = write_outputs(&report, &a.out, &command, a.figure_context.as_deref())?;
     for (name, why) in &report.unavailable_encoders {
@@ -158,8 +202,12 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     for s in &sel {
         let (hc, ha) = s.honest.clone().unwrap_or(("-".into(), f64::NAN));
         println!(
-            "{:<28} {:>7.3} {:>7.3} {:>7.3}  {}",
-            s.context, s.tie_ceiling, s.paper_best.1, ha, hc
+            "{:<28} {:>7} {:>7} {:>7}  {}",
+            s.context,
+            num(s.tie_ceiling),
+            num(s.paper_best.1),
+            num(ha),
+            hc
         );
     }
     for c in report.contexts.iter().filter(|c| c.skipped.is_some()) {
@@ -171,23 +219,53 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     }
     let mean = |f: &dyn Fn(&apt_llm::runner::Selection) -> Option<f64>| {
         let v: Vec<f64> = sel.iter().filter_map(f).filter(|x| x.is_finite()).collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
     };
     println!(
-        "mean over {} contexts: tie ceiling {:.3}, paper pick {:.3}, honest pick {:.3}",
+        "mean over {} contexts: tie ceiling {}, paper pick {}, honest pick {}",
         sel.len(),
-        mean(&|s| Some(s.tie_ceiling)),
-        mean(&|s| Some(s.paper_best.1)),
-        mean(&|s| s.honest.as_ref().map(|h| h.1))
+        num(mean(&|s| Some(s.tie_ceiling))),
+        num(mean(&|s| Some(s.paper_best.1))),
+        num(mean(&|s| s.honest.as_ref().map(|h| h.1)))
     );
     let mut bases: Vec<&String> = sel.iter().flat_map(|s| s.baselines.keys()).collect();
     bases.sort();
     bases.dedup();
     for b in bases {
         println!(
-            "  baseline {b}: mean AUC {:.3}",
-            mean(&|s| s.baselines.get(b).copied())
+            "  baseline {b}: mean AUC {}",
+            num(mean(&|s| s.baselines.get(b).copied()))
         );
+    }
+    let counted: Vec<_> = report
+        .hosts
+        .iter()
+        .filter(|h| h.not_counted.is_none())
+        .collect();
+    if !counted.is_empty() {
+        println!(
+            "{:<24} {:>7} {:>7} {:>7}  honest fused pick",
+            "host", "aspect", "fused", "APT-LLM"
+        );
+        for h in &counted {
+            let best = h.best_single_aspect().map_or(f64::NAN, |b| b.1);
+            let (k, v) = h.honest.clone().unwrap_or(("-".into(), f64::NAN));
+            let apt = h.honest_apt_llm.as_ref().map_or(f64::NAN, |x| x.1);
+            println!(
+                "{:<24} {:>7} {:>7} {:>7}  {k}",
+                h.host,
+                num(best),
+                num(v),
+                num(apt)
+            );
+        }
+        if let Some((m, n)) = apt_llm::runner::honest_host_mean(&report.hosts) {
+            println!("host view: honest fused mean AUC {m:.3} over {n} hosts (hosts.csv)");
+        }
     }
     println!(
         "{} results, {} figures, report in {} ({:.1} s)",
@@ -209,12 +287,24 @@ pub struct ScoreArgs {
     /// Context to score, e.g. bovia/cadets/PE.
     #[arg(long)]
     context: String,
-    /// How many top-scoring processes to print.
+    /// How many top-scoring distinct patterns to print (each stands for every process
+    /// that shares it).
     #[arg(long, default_value_t = 20)]
     top: usize,
     /// Explain this many of them.
     #[arg(long, default_value_t = 5)]
     explain: usize,
+    /// Flag scores above this percentile of the held-out normal scores saved with the
+    /// model (default: the saved threshold, the 95th percentile).
+    #[arg(long, conflicts_with = "alert_budget")]
+    percentile: Option<f64>,
+    /// Flag (about) the N most anomalous processes instead: the threshold is set at the
+    /// N-th highest process score (ties flag together).
+    #[arg(long)]
+    alert_budget: Option<usize>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 fn load_detector(path: &std::path::Path) -> apt_llm::detect::Result<Box<dyn Detector>> {
@@ -256,46 +346,179 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
     let attacks = patterns.attack_counts(&ctx.labels.flags);
     let mut order: Vec<usize> = (0..patterns.len()).collect();
     order.sort_by(|&p, &q| scores[q].total_cmp(&scores[p]));
-    let flagged: usize = order
+    let (threshold, rule) = match (a.percentile, a.alert_budget) {
+        (Some(p), _) => {
+            if pipeline.normal_scores.is_empty() {
+                return Err(format!(
+                    "{}: saved without its normal scores (an older file); --percentile needs them, --alert-budget does not",
+                    a.model.display()
+                )
+                .into());
+            }
+            let w = (pipeline.normal_weights.len() == pipeline.normal_scores.len())
+                .then_some(pipeline.normal_weights.as_slice());
+            let t = apt_llm::detect::Threshold::from_scores(&pipeline.normal_scores, w, p)?;
+            (
+                t.value,
+                format!("{p}th percentile of held-out normal scores"),
+            )
+        }
+        (None, Some(n)) => {
+            if n == 0 {
+                return Err("--alert-budget must be at least 1".into());
+            }
+            // The score of the n-th process: flag everything strictly above the next one.
+            let mut seen = 0;
+            let mut t = f32::NEG_INFINITY;
+            for &p in &order {
+                seen += patterns.patterns[p].count();
+                if seen >= n {
+                    t = scores[p];
+                    break;
+                }
+            }
+            (
+                next_below(t),
+                format!("alert budget of {n} processes (ties at the cut flag together)"),
+            )
+        }
+        (None, None) => (
+            pipeline.threshold,
+            "95th percentile of held-out normal scores (saved with the model)".to_string(),
+        ),
+    };
+    let flagged: Vec<usize> = order
         .iter()
-        .filter(|&&p| scores[p] > pipeline.threshold)
-        .map(|&p| patterns.patterns[p].count())
-        .sum();
+        .copied()
+        .filter(|&p| scores[p] > threshold)
+        .collect();
+    let flagged_processes: usize = flagged.iter().map(|&p| patterns.patterns[p].count()).sum();
+    let labelled: usize = ctx.attacks();
+    let flagged_attacks: usize = flagged.iter().map(|&p| attacks[p]).sum();
+    let mut listed = Vec::new();
+    for (rank, &p) in order.iter().take(a.top).enumerate() {
+        let pat = &patterns.patterns[p];
+        let why = if rank < a.explain && scores[p] > threshold {
+            // Only attributes whose removal lowers the score raise it.
+            leave_one_out(&tx, &pat.attributes, &encoder, &*detector, 64)?
+                .into_iter()
+                .filter(|(_, d)| *d > 0.0)
+                .take(3)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        listed.push(serde_json::json!({
+            "rank": rank + 1,
+            "score": scores[p],
+            "flagged": scores[p] > threshold,
+            "process": ctx.context.records[pat.rows[0]].id,
+            "processes": pat.count(),
+            "labelled_attacks": attacks[p],
+            "sentence": sentences[p],
+            "raised_by": why.iter().map(|(w, d)| serde_json::json!({"attribute": w, "drop": d})).collect::<Vec<_>>(),
+        }));
+    }
+    if a.json {
+        let doc = serde_json::json!({
+            "context": id.to_string(),
+            "processes": ctx.context.len(),
+            "patterns": patterns.len(),
+            "model": pipeline.combination,
+            "trained_on": pipeline.trained_on,
+            "threshold": threshold,
+            "threshold_rule": rule,
+            "flagged_processes": flagged_processes,
+            "flagged_patterns": flagged.len(),
+            "labelled_attacks": labelled,
+            "labelled_attacks_flagged": flagged_attacks,
+            "top": listed,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
     println!(
-        "{}: {} processes ({} distinct) scored with {} (fitted on {}); threshold {:.5}; {} processes flagged",
+        "{}: {} processes ({} distinct patterns) scored with {} (fitted on {})",
         id,
         ctx.context.len(),
         patterns.len(),
         pipeline.combination,
         pipeline.trained_on,
-        pipeline.threshold,
-        flagged
     );
-    for (rank, &p) in order.iter().take(a.top).enumerate() {
-        let pat = &patterns.patterns[p];
-        let first = &ctx.context.records[pat.rows[0]].id;
-        let flag = if scores[p] > pipeline.threshold {
+    println!(
+        "threshold {threshold:.5} ({rule}): {flagged_processes} processes flagged ({} distinct patterns)",
+        flagged.len()
+    );
+    if labelled > 0 {
+        println!("labelled attacks: {flagged_attacks} of {labelled} flagged");
+    }
+    println!(
+        "top {} distinct patterns (one line stands for every process that shares it):",
+        listed.len()
+    );
+    for item in &listed {
+        let flag = if item["flagged"] == true {
             "FLAG"
         } else {
             "    "
         };
         println!(
-            "{flag} {:>3}. {:.5}  {first} (+{} alike, {} labelled attack)  {}",
-            rank + 1,
-            scores[p],
-            pat.count() - 1,
-            attacks[p],
-            sentences[p]
+            "{flag} {:>3}. {:.5}  {} ({} processes, {} labelled attack)  {}",
+            item["rank"],
+            item["score"].as_f64().unwrap_or(f64::NAN),
+            item["process"].as_str().unwrap_or(""),
+            item["processes"],
+            item["labelled_attacks"],
+            item["sentence"].as_str().unwrap_or("")
         );
-        if rank < a.explain && scores[p] > pipeline.threshold {
-            let why = leave_one_out(&tx, &pat.attributes, &encoder, &*detector, 64)?;
-            let top: Vec<String> = why
-                .iter()
-                .take(3)
-                .map(|(w, d)| format!("\"{w}\" {d:+.5}"))
-                .collect();
-            println!("            raised most by: {}", top.join(", "));
+        if let Some(why) = item["raised_by"].as_array()
+            && item["flagged"] == true
+            && (item["rank"].as_u64().unwrap_or(0) as usize) <= a.explain
+        {
+            if why.is_empty() {
+                println!(
+                    "            no single attribute raises it: the combination is what is unusual"
+                );
+            } else {
+                let top: Vec<String> = why
+                    .iter()
+                    .map(|w| {
+                        format!(
+                            "\"{}\" {:+.5}",
+                            w["attribute"].as_str().unwrap_or(""),
+                            w["drop"].as_f64().unwrap_or(0.0)
+                        )
+                    })
+                    .collect();
+                println!("            raised most by: {}", top.join(", "));
+            }
         }
     }
     Ok(())
+}
+
+/// The largest f32 below `x` (so that `score > threshold` flags `x` itself).
+fn next_below(x: f32) -> f32 {
+    if x.is_finite() {
+        let b = x.to_bits();
+        let y = if x > 0.0 {
+            b - 1
+        } else if x == 0.0 {
+            0x8000_0001
+        } else {
+            b + 1
+        };
+        f32::from_bits(y)
+    } else {
+        x
+    }
+}
+
+/// `0.123`, or `-` for a number that does not exist (NaN); never `-0.000`.
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.3}", x + 0.0)
+    } else {
+        "-".into()
+    }
 }

@@ -2,7 +2,7 @@
 
 use apt_llm::embed::{
     Backend, EncoderOptions, LongInput, Pooling, SentenceEncoder, TransformerEncoder, cache_dir,
-    load_encoder, resolve_model, write_npy,
+    load_encoder, read_sentence_file, resolve_model, write_npy,
 };
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::textualize::{LengthReport, Template, Textualizer};
@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod evaluate;
+mod hunt;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +85,8 @@ enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Flag processes of a context with a saved detector, with explanations.
     Score(evaluate::ScoreArgs),
+    /// Rank every process of one host, fusing all its aspects, with explanations.
+    Hunt(hunt::HuntArgs),
 }
 
 #[derive(Subcommand)]
@@ -158,13 +161,21 @@ fn run(cli: Cli) -> Result<(), BoxError> {
         },
         Command::Evaluate(args) => evaluate::evaluate(args),
         Command::Score(args) => evaluate::score(args),
+        Command::Hunt(args) => hunt::run(args),
     }
 }
 
 fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
     let catalog = Catalog::discover(&root)?;
     let mut rows = Vec::new();
+    // Per folder: labelled attack ids that match no process (never silently dropped).
+    let mut unmatched: Vec<(String, Vec<String>)> = Vec::new();
     for c in catalog.load_all()? {
+        let folder = format!("{}/{}", c.id.scenario.name(), c.id.performer_dir());
+        if !c.unmatched_attack_ids.is_empty() && unmatched.last().is_none_or(|(f, _)| *f != folder)
+        {
+            unmatched.push((folder, c.unmatched_attack_ids.clone()));
+        }
         rows.push(serde_json::json!({
             "scenario": c.id.scenario.name(),
             "performer": c.id.performer_dir(),
@@ -174,6 +185,7 @@ fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
             "attributes": c.context.attributes.len(),
             "attacks": c.attacks(),
             "patterns": Patterns::from_context(&c.context).len(),
+            "unmatched_attacks": c.unmatched_attacks(),
         }));
     }
     if json {
@@ -216,6 +228,13 @@ fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
             derivable.join(", ")
         }
     );
+    for (folder, ids) in &unmatched {
+        println!(
+            "{folder}: {} labelled attack ids match no process of the folder (e.g. {})",
+            ids.len(),
+            ids.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -286,11 +305,9 @@ fn embed(
     windows: bool,
     backend: &str,
 ) -> Result<(), BoxError> {
-    let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return Err(format!("{}: no sentences", input.display()).into());
-    }
+    // Any line ending (LF, CRLF, CR); blank or non-UTF-8 lines are errors naming the line.
+    let text = read_sentence_file(input)?;
+    let lines: Vec<&str> = text.iter().map(String::as_str).collect();
     let options = EncoderOptions {
         pooling: pooling.as_deref().map(str::parse::<Pooling>).transpose()?,
         batch_size: Some(batch),

@@ -43,7 +43,8 @@ fn datasets_json_has_exact_counts() {
                 "patterns",
                 "performer",
                 "rows",
-                "scenario"
+                "scenario",
+                "unmatched_attacks"
             ]
         );
     }
@@ -73,7 +74,13 @@ fn datasets_json_has_exact_counts() {
         ),
         (Some(102), Some(80), Some(9), Some(57))
     );
+    // The real pandex/cadets ground truth labels 13 attack ids; 10 match no process there.
+    assert_eq!(find("pandex", "cadets", "PN")["unmatched_attacks"], 10);
     let (table, _) = run(apt_llm().args(["datasets", "--data"]).arg(&data));
+    assert!(
+        table.contains("pandex/cadets: 10 labelled attack ids match no process"),
+        "{table}"
+    );
     assert!(
         table.contains("22 of the paper's 40 slots present"),
         "{table}"
@@ -216,7 +223,9 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
         .args(["--detectors", "all", "--out"])
         .arg(out.path()));
     assert!(stdout.contains("mean over 3 contexts"), "{stdout}");
-    for f in ["results.csv", "results.json", "report.md"] {
+    // The bundled default is one host seen through three aspects: the host view is there.
+    assert!(stdout.contains("pandex/cadets-synthetic"), "{stdout}");
+    for f in ["results.csv", "results.json", "report.md", "hosts.csv"] {
         assert!(out.path().join(f).is_file(), "{f}");
     }
     let pngs = std::fs::read_dir(out.path())
@@ -229,10 +238,13 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
                 .is_some_and(|x| x == "png")
         })
         .count();
-    assert_eq!(pngs, 6, "six figures");
+    assert_eq!(pngs, 7, "six figures of the paper and the host view");
     let csv = std::fs::read_to_string(out.path().join("results.csv")).unwrap();
-    // 3 contexts x (3 autoencoders x 2 attention settings x 2 prior settings + 5 baselines).
-    assert_eq!(csv.lines().count(), 1 + 3 * 17);
+    // 3 contexts x (3 autoencoders x 2 attention settings x 2 prior settings + 8 baselines).
+    assert_eq!(csv.lines().count(), 1 + 3 * 20);
+    let hosts = std::fs::read_to_string(out.path().join("hosts.csv")).unwrap();
+    // 1 host x 20 combinations x 3 fusion rules x 2 calibrations.
+    assert_eq!(hosts.lines().count(), 1 + 20 * 3 * 2, "{hosts}");
     assert!(csv.starts_with("context,scenario,os,aspect,encoder,detector,attention,prior,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds"));
 
     let Some(data) = apt_llm_testkit::data_root() else {
@@ -286,8 +298,118 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
         .args(["--context", "bovia/clearscope/PE", "--data"])
         .arg(&data));
     assert!(
-        scored.contains("bovia/clearscope/PE: 69 processes (15 distinct)"),
+        scored.contains("bovia/clearscope/PE: 69 processes (15 distinct patterns)"),
         "{scored}"
     );
     assert!(scored.contains("processes flagged"));
+    assert!(scored.contains("labelled attacks: "), "{scored}");
+    // An alert budget moves the threshold: at least 3 processes flagged, JSON says so.
+    let (json, _) = run(apt_llm()
+        .arg("score")
+        .arg("--model")
+        .arg(&pipeline)
+        .args([
+            "--context",
+            "bovia/clearscope/PE",
+            "--alert-budget",
+            "3",
+            "--json",
+            "--data",
+        ])
+        .arg(&data));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["flagged_processes"].as_u64().unwrap() >= 3, "{v}");
+    assert!(
+        v["threshold_rule"]
+            .as_str()
+            .unwrap()
+            .contains("alert budget")
+    );
+    for item in v["top"].as_array().unwrap() {
+        for r in item["raised_by"].as_array().unwrap() {
+            assert!(
+                r["drop"].as_f64().unwrap() > 0.0,
+                "only positive contributions: {r}"
+            );
+        }
+    }
+    let (p50, _) = run(apt_llm()
+        .arg("score")
+        .arg("--model")
+        .arg(&pipeline)
+        .args([
+            "--context",
+            "bovia/clearscope/PE",
+            "--percentile",
+            "50",
+            "--data",
+        ])
+        .arg(&data));
+    assert!(p50.contains("50th percentile"), "{p50}");
+}
+
+#[test]
+fn hunt_ranks_a_hosts_processes_across_aspects() {
+    let Some(data) = apt_llm_testkit::data_root() else {
+        return;
+    };
+    // OC3 reads attribute rows: no encoder, no training epochs, fast.
+    let (stdout, _) = run(apt_llm()
+        .args([
+            "hunt",
+            "--host",
+            "pandex/clearscope",
+            "--detector",
+            "oc3",
+            "--top",
+            "5",
+            "--data",
+        ])
+        .arg(&data));
+    assert!(
+        stdout.contains("pandex/clearscope: 102 processes over PE+PX+PN"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pandex/clearscope/PP left out: placeholder"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("   1. "), "{stdout}");
+    assert!(stdout.contains("labelled attacks:"), "{stdout}");
+    let (json, _) = run(apt_llm()
+        .args([
+            "hunt",
+            "--host",
+            "pandex/clearscope",
+            "--detector",
+            "oc3",
+            "--json",
+            "--data",
+        ])
+        .arg(&data));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["ranked"].as_array().unwrap().len(), 102);
+    assert_eq!(v["fusion"], "fisher");
+    // A host that does not exist, and a transductive detector, are clear errors.
+    let out = apt_llm()
+        .args(["hunt", "--host", "bovia/nowhere", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"));
+    let out = apt_llm()
+        .args([
+            "hunt",
+            "--host",
+            "bovia/trace",
+            "--detector",
+            "dbscan",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dbscan-core"));
 }

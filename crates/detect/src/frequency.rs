@@ -109,6 +109,55 @@ impl PatternMemory {
         self.rows.chunks(self.dim.max(1)).enumerate()
     }
 
+    /// Check a deserialised memory before use: a positive width, `rows` holding
+    /// `dim` values per weight, finite rows, finite non-negative weights and total. The
+    /// error says which field is wrong and how.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.dim == 0 {
+            return Err("field \"dim\" is 0".into());
+        }
+        let expected = self.weights.len().checked_mul(self.dim);
+        if expected != Some(self.rows.len()) {
+            return Err(format!(
+                "field \"rows\" holds {} values, but {} weights of width {} need {}",
+                self.rows.len(),
+                self.weights.len(),
+                self.dim,
+                expected.map_or_else(|| "more than fit in memory".into(), |n| n.to_string())
+            ));
+        }
+        if let Some(i) = self.rows.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "field \"rows\": row {}, column {} is {} (not finite)",
+                i / self.dim,
+                i % self.dim,
+                self.rows[i]
+            ));
+        }
+        if let Some(i) = self.weights.iter().position(|w| !w.is_finite() || *w < 0.0) {
+            return Err(format!(
+                "field \"weights\": weight {i} is {} (must be finite and non-negative)",
+                self.weights[i]
+            ));
+        }
+        if !self.total.is_finite() || self.total < 0.0 {
+            return Err(format!(
+                "field \"total\" is {} (must be finite and non-negative)",
+                self.total
+            ));
+        }
+        Ok(())
+    }
+
+    /// Validate a deserialised memory (see [`PatternMemory::validate`]) and build the
+    /// indexes it lacks; errors name `path`.
+    fn checked(mut self, path: &Path) -> Result<PatternMemory> {
+        self.validate()
+            .map_err(|reason| persist_err(path, format!("pattern memory: {reason}")))?;
+        self.rebuild_index();
+        Ok(self)
+    }
+
     /// The indexes a deserialised memory lacks.
     fn rebuild_index(&mut self) {
         self.exact = self.distinct_rows().map(|(i, r)| (key(r), i)).collect();
@@ -191,9 +240,10 @@ pub struct FittedRarity {
 impl FittedRarity {
     /// Load a model written by [`Detector::save`].
     pub fn load(path: &Path) -> Result<FittedRarity> {
-        let mut memory: PatternMemory = load_json(path, "rarity")?;
-        memory.rebuild_index();
-        Ok(FittedRarity { memory })
+        let memory: PatternMemory = load_json(path, "rarity")?;
+        Ok(FittedRarity {
+            memory: memory.checked(path)?,
+        })
     }
 }
 
@@ -221,6 +271,61 @@ impl Detector for FittedRarity {
     }
     fn save(&self, path: &Path) -> Result<()> {
         save_json(path, "rarity", &self.memory)
+    }
+}
+
+/// Deepest chain of priors one load may follow (a prior's inner detector is never
+/// itself a prior in practice; this only stops runaway files).
+const MAX_PRIOR_DEPTH: usize = 8;
+
+thread_local! {
+    /// The prior files being loaded on this thread, outermost first.
+    static LOADING: std::cell::RefCell<Vec<PathBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Marks a prior file as being loaded; refuses an inner file already on the chain.
+struct LoadingGuard;
+
+impl LoadingGuard {
+    fn enter(path: &Path, inner: &Path) -> Result<LoadingGuard> {
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let (this, next) = (canonical(path), canonical(inner));
+        LOADING.with(|chain| {
+            let mut chain = chain.borrow_mut();
+            chain.push(this);
+            let looped = chain.contains(&next);
+            if looped || chain.len() > MAX_PRIOR_DEPTH {
+                let names: Vec<String> = chain
+                    .iter()
+                    .chain(std::iter::once(&next))
+                    .map(|p| p.display().to_string())
+                    .collect();
+                chain.pop();
+                return Err(persist_err(
+                    path,
+                    if looped {
+                        format!(
+                            "field \"inner\" loops back to a file already being loaded: {}",
+                            names.join(" -> ")
+                        )
+                    } else {
+                        format!(
+                            "field \"inner\": chain of more than {MAX_PRIOR_DEPTH} priors: {}",
+                            names.join(" -> ")
+                        )
+                    },
+                ));
+            }
+            Ok(LoadingGuard)
+        })
+    }
+}
+
+impl Drop for LoadingGuard {
+    fn drop(&mut self) {
+        LOADING.with(|chain| {
+            chain.borrow_mut().pop();
+        });
     }
 }
 
@@ -313,25 +418,43 @@ impl FrequencyPrior {
         path: &Path,
         load_inner: impl FnOnce(&Path) -> Result<Box<dyn Detector>>,
     ) -> Result<FrequencyPrior> {
-        let mut saved: SavedPrior = load_json(path, "frequency-prior")?;
-        saved.memory.rebuild_index();
+        let saved: SavedPrior = load_json(path, "frequency-prior")?;
+        let memory = saved.memory.checked(path)?;
+        for (field, value, positive) in [
+            ("shift", saved.shift, false),
+            ("scale", saved.scale, true),
+            ("blend", saved.blend, true),
+        ] {
+            if !value.is_finite() || (positive && value <= 0.0) {
+                return Err(persist_err(
+                    path,
+                    format!(
+                        "field {field:?} is {value} (must be {}finite)",
+                        if positive { "positive and " } else { "" }
+                    ),
+                ));
+            }
+        }
         let inner_path = path
             .parent()
             .map_or_else(|| PathBuf::from(&saved.inner), |d| d.join(&saved.inner));
+        // A prior whose inner file is itself (or a chain that loops back) would recurse
+        // until the stack overflows.
+        let _guard = LoadingGuard::enter(path, &inner_path)?;
         let inner: Arc<dyn Detector> = Arc::from(load_inner(&inner_path)?);
-        if inner.input_dim() != saved.memory.dim {
+        if inner.input_dim() != memory.dim {
             return Err(persist_err(
                 path,
                 format!(
                     "inner detector takes {} columns, the pattern memory {}",
                     inner.input_dim(),
-                    saved.memory.dim
+                    memory.dim
                 ),
             ));
         }
         Ok(FrequencyPrior {
             inner,
-            memory: saved.memory,
+            memory,
             shift: saved.shift,
             scale: saved.scale,
             blend: saved.blend,
@@ -342,6 +465,9 @@ impl FrequencyPrior {
 impl Detector for FrequencyPrior {
     fn name(&self) -> String {
         format!("{}+freq", self.inner.name())
+    }
+    fn representation(&self) -> crate::Representation {
+        self.inner.representation()
     }
     fn input_dim(&self) -> usize {
         self.memory.dim
@@ -405,6 +531,9 @@ impl<F: Fit> Fit for WithFrequencyPrior<F> {
     type Fitted = FrequencyPrior;
     fn name(&self) -> String {
         format!("{}+freq", self.inner.name())
+    }
+    fn representation(&self) -> crate::Representation {
+        self.inner.representation()
     }
     fn fit(&self, data: &TrainSet<'_>) -> Result<FrequencyPrior> {
         let inner = self.inner.fit(data)?;

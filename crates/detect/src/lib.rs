@@ -200,10 +200,32 @@ pub fn check_rows(x: ArrayView2<'_, f32>, expected: usize) -> Result<()> {
     check_finite(x)
 }
 
+/// What a detector reads: the rows it is fitted on and scores.
+///
+/// The runner hands each detector the representation it declares, so a detector of
+/// binary attribute rows (AVF, OC3) sits in the same grid as the embedding detectors
+/// without the runner knowing its name.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Representation {
+    /// Sentence embeddings from an encoder (one row per process or distinct pattern).
+    #[default]
+    Embedding,
+    /// The context's binary attribute rows: a dense 0/1 `f32` matrix whose columns are
+    /// the context's attributes in their stored order (1 = the process has it).
+    Attributes,
+}
+
 /// A fitted detector: scores rows, higher = more anomalous.
 pub trait Detector: Send + Sync {
     /// Short name used in tables (`AE`, `VAE+attn`, `OC-SVM`, ...).
     fn name(&self) -> String;
+    /// The rows this detector reads (embeddings unless it says otherwise).
+    fn representation(&self) -> Representation {
+        Representation::Embedding
+    }
     /// Number of input columns.
     fn input_dim(&self) -> usize;
     /// Continuous anomaly score per row.
@@ -227,6 +249,10 @@ pub trait Fit {
     type Fitted: Detector + 'static;
     /// Name used in tables.
     fn name(&self) -> String;
+    /// The rows this detector is fitted on (embeddings unless it says otherwise).
+    fn representation(&self) -> Representation {
+        Representation::Embedding
+    }
     /// Fit on (mostly normal) rows.
     fn fit(&self, data: &TrainSet<'_>) -> Result<Self::Fitted>;
 }
@@ -235,6 +261,10 @@ pub trait Fit {
 pub trait DetectorSpec: Send + Sync {
     /// Name used in tables.
     fn name(&self) -> String;
+    /// The rows this detector is fitted on.
+    fn representation(&self) -> Representation {
+        Representation::Embedding
+    }
     /// Fit and box.
     fn fit_boxed(&self, data: &TrainSet<'_>) -> Result<Box<dyn Detector>>;
 }
@@ -242,6 +272,9 @@ pub trait DetectorSpec: Send + Sync {
 impl<T: Fit + Send + Sync> DetectorSpec for T {
     fn name(&self) -> String {
         Fit::name(self)
+    }
+    fn representation(&self) -> Representation {
+        Fit::representation(self)
     }
     fn fit_boxed(&self, data: &TrainSet<'_>) -> Result<Box<dyn Detector>> {
         Ok(Box::new(self.fit(data)?))

@@ -13,7 +13,15 @@ pub(crate) fn persist_err(path: &Path, reason: impl ToString) -> DetectError {
 
 fn read_doc(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).map_err(|e| persist_err(path, e))?;
-    serde_json::from_str(&text).map_err(|e| persist_err(path, e))
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| persist_err(path, format!("not a saved detector: invalid JSON ({e})")))?;
+    if !doc.is_object() {
+        return Err(persist_err(
+            path,
+            "not a saved detector: the file is JSON but not an object with a \"kind\" field",
+        ));
+    }
+    Ok(doc)
 }
 
 /// Write `value` as a model of `kind`.
@@ -26,14 +34,29 @@ pub fn save_json<T: serde::Serialize>(path: &Path, kind: &str, value: &T) -> Res
 /// Read a model of `kind` written by [`save_json`]; another kind is an error naming both.
 pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Result<T> {
     let mut doc = read_doc(path)?;
-    let found = doc.get("kind").and_then(|k| k.as_str()).unwrap_or("");
+    let Some(found) = doc.get("kind").and_then(|k| k.as_str()) else {
+        return Err(persist_err(
+            path,
+            format!(
+                "not a saved detector: no \"kind\" field (expected a {kind:?} model written by \
+                 `evaluate --save-models`)"
+            ),
+        ));
+    };
     if found != kind {
         return Err(persist_err(
             path,
             format!("holds a {found:?} model, expected {kind:?}"),
         ));
     }
-    serde_json::from_value(doc["model"].take()).map_err(|e| persist_err(path, e))
+    let Some(model) = doc.get_mut("model").map(serde_json::Value::take) else {
+        return Err(persist_err(
+            path,
+            format!("{kind} model: no \"model\" field"),
+        ));
+    };
+    serde_json::from_value(model)
+        .map_err(|e| persist_err(path, format!("malformed {kind} model: {e}")))
 }
 
 /// The `kind` tag of a saved model (`""` when it has none), to dispatch loading.

@@ -193,7 +193,13 @@ impl EncoderConfig {
             .unwrap_or(match kind {
                 ModelKind::Roberta => 1,
                 _ => 0,
-            }) as u32;
+            });
+        let pad = u32::try_from(pad).map_err(|_| EmbedError::TokenIdOutOfRange {
+            path: path.to_path_buf(),
+            what: "pad_token_id".into(),
+            id: pad,
+            vocab_size: get_usize(v, &["vocab_size"], path).unwrap_or(0),
+        })?;
         let cfg = if kind == ModelKind::DistilBert {
             let hidden = get_usize(v, &["dim"], path)?;
             let act = v
@@ -275,13 +281,33 @@ impl EncoderConfig {
         if self.max_positions == 0 || self.vocab_size == 0 {
             return bad("max_position_embeddings and vocab_size must be positive".into());
         }
+        if self.pad_token_id as usize >= self.vocab_size {
+            return Err(EmbedError::TokenIdOutOfRange {
+                path: path.to_path_buf(),
+                what: "pad_token_id".into(),
+                id: self.pad_token_id as u64,
+                vocab_size: self.vocab_size,
+            });
+        }
+        if self.kind == ModelKind::Roberta && self.pad_token_id as usize + 4 > self.max_positions {
+            return bad(format!(
+                "RoBERTa positions start after pad_token_id {}: max_position_embeddings {} \
+                 leaves no room for a sentence",
+                self.pad_token_id, self.max_positions
+            ));
+        }
+        if self.kind != ModelKind::DistilBert && self.type_vocab_size == 0 {
+            return bad("type_vocab_size must be positive".into());
+        }
         Ok(())
     }
 
     /// Longest input in tokens, specials included (RoBERTa reserves `pad + 1` positions).
     pub fn max_tokens(&self) -> usize {
         match self.kind {
-            ModelKind::Roberta => self.max_positions - (self.pad_token_id as usize + 1),
+            ModelKind::Roberta => self
+                .max_positions
+                .saturating_sub(self.pad_token_id as usize + 1),
             _ => self.max_positions,
         }
     }

@@ -314,6 +314,7 @@ impl TransformerEncoder {
         let device = options.device.clone().unwrap_or_else(cpu_device);
         let mut ck = Checkpoint::from_safetensors(&files.weights, CHECKPOINT_PREFIXES.to_vec())?;
         let config = files.config;
+        unused_layers(&ck, &config)?;
         let network = match config.kind {
             ModelKind::Bert | ModelKind::MiniLm | ModelKind::Roberta => {
                 Network::Bert(Box::new(Bert::load(&mut ck, &config, &device)?))
@@ -468,6 +469,40 @@ impl<T: SentenceEncoder + ?Sized> SentenceEncoder for std::sync::Arc<T> {
     }
 }
 
+/// Refuse a checkpoint that holds more layers than `config.json` declares: the extra
+/// weights would be ignored and the model would silently differ from the one trained.
+/// (Heads for other tasks, such as `cls.predictions.*`, are not layers and are fine.)
+pub(crate) fn unused_layers(ck: &Checkpoint, config: &EncoderConfig) -> Result<()> {
+    // (key segment, how many the config declares) per family's layer naming.
+    let limits: [(&str, usize); 3] = [
+        ("layer", config.layers),
+        ("albert_layer_groups", config.hidden_groups),
+        ("albert_layers", config.inner_group_num),
+    ];
+    let mut extra: Vec<String> = ck
+        .remaining()
+        .filter(|key| {
+            let parts: Vec<&str> = key.split('.').collect();
+            parts.windows(2).any(|w| {
+                limits.iter().any(|(name, limit)| {
+                    w[0] == *name && w[1].parse::<usize>().is_ok_and(|i| i >= *limit)
+                })
+            })
+        })
+        .map(str::to_string)
+        .collect();
+    if extra.is_empty() {
+        return Ok(());
+    }
+    extra.sort();
+    Err(EmbedError::UnusedWeights {
+        path: ck.path().to_path_buf(),
+        layers: config.layers,
+        count: extra.len(),
+        examples: extra.into_iter().take(3).collect(),
+    })
+}
+
 /// Key prefixes a Hugging Face checkpoint may put before the base model's weights.
 pub(crate) const CHECKPOINT_PREFIXES: [&str; 6] = [
     "bert.",
@@ -532,6 +567,21 @@ impl ModelFiles {
             }
         });
         let tokenizer = TextTokenizer::from_dir(dir, config.kind)?;
+        // An id past the embedding table would panic inside the gather: refuse the pair
+        // here, naming both files (a tokenizer from another family is the usual cause).
+        if let Some((id, token)) = tokenizer.max_id()
+            && id as usize >= config.vocab_size
+        {
+            return Err(EmbedError::TokenIdOutOfRange {
+                path: config_path.clone(),
+                what: format!(
+                    "the largest token id of the tokenizer in {} (token {token:?})",
+                    dir.display()
+                ),
+                id: id as u64,
+                vocab_size: config.vocab_size,
+            });
+        }
         let (st_pool, st_norm, st_len) = sentence_transformers_settings(dir);
         let max_tokens = options
             .max_tokens

@@ -39,6 +39,40 @@ pub enum EmbedError {
         expected: Vec<usize>,
         found: Vec<usize>,
     },
+    /// A weight is stored with a dtype the model cannot use (e.g. an integer tensor where
+    /// floats are needed).
+    #[error("{}: weight {name:?} has dtype {dtype}, expected a float tensor (F32, F16, BF16 or F64)", path.display())]
+    WrongDtype {
+        path: PathBuf,
+        name: String,
+        dtype: String,
+    },
+    /// A weight holds NaN or an infinity: every embedding would be garbage.
+    #[error("{}: weight {name:?} holds a non-finite value {value} at flat index {index}", path.display())]
+    NonFiniteWeight {
+        path: PathBuf,
+        name: String,
+        index: usize,
+        value: f32,
+    },
+    /// The checkpoint holds layers beyond those `config.json` declares: they would be
+    /// silently ignored.
+    #[error("{}: {count} weights belong to layers beyond the {layers} that config.json declares, and would be ignored (e.g. {examples:?})", path.display())]
+    UnusedWeights {
+        path: PathBuf,
+        layers: usize,
+        count: usize,
+        examples: Vec<String>,
+    },
+    /// A token id the model cannot embed: the tokenizer's vocabulary or the padding id
+    /// reaches beyond the embedding table.
+    #[error("{}: {what} is {id}, but config.json's vocab_size is {vocab_size} (ids must be below it; is the tokenizer from another model?)", path.display())]
+    TokenIdOutOfRange {
+        path: PathBuf,
+        what: String,
+        id: u64,
+        vocab_size: usize,
+    },
     /// The checkpoint could not be parsed.
     #[error("{}: {reason}", path.display())]
     Checkpoint { path: PathBuf, reason: String },
@@ -46,8 +80,16 @@ pub enum EmbedError {
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     /// An empty sentence was given (it has no content to embed).
-    #[error("sentence {index} is empty")]
+    /// `index` counts from 0; the message counts from 1.
+    #[error("sentence {} (counting from 1) is empty", index + 1)]
     EmptySentence { index: usize },
+    /// A sentence file (one sentence per line) is unusable at `line` (1-based).
+    #[error("{}:{line}: {reason}", path.display())]
+    SentenceFile {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// The model could not be found or fetched.
     #[error("model {name:?} not found: {reason}")]
     ModelNotFound { name: String, reason: String },

@@ -51,6 +51,74 @@ pub use tch;
 pub use tch_backend::TchEncoder;
 pub use tokenizer::TextTokenizer;
 
+/// Read a file of one sentence per line. Lines end in LF, CRLF or CR alone (one file may
+/// mix them); a final line break is optional. A line that is blank or not valid UTF-8 is
+/// an error naming the file and its 1-based line.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let p = dir.path().join("s.txt");
+/// std::fs::write(&p, "one\rtwo\r\nthree\n")?;
+/// assert_eq!(apt_llm_embed::read_sentence_file(&p)?, ["one", "two", "three"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_sentence_file(path: &std::path::Path) -> Result<Vec<String>> {
+    let bytes = std::fs::read(path).map_err(|e| EmbedError::io(path, e))?;
+    let bad = |line: usize, reason: String| EmbedError::SentenceFile {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut lines: Vec<&[u8]> = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&bytes[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&bytes[start..i]);
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        lines.push(&bytes[start..]);
+    }
+    if lines.is_empty() {
+        return Err(bad(1, "no sentences (the file is empty)".into()));
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    for (n, raw) in lines.into_iter().enumerate() {
+        let line = n + 1;
+        let text = std::str::from_utf8(raw).map_err(|e| {
+            bad(
+                line,
+                format!("not valid UTF-8 (byte {} of the line)", e.valid_up_to() + 1),
+            )
+        })?;
+        let text = match line {
+            1 => text.strip_prefix('\u{feff}').unwrap_or(text),
+            _ => text,
+        };
+        if text.trim().is_empty() {
+            return Err(bad(
+                line,
+                "blank line: every line must hold one sentence".into(),
+            ));
+        }
+        out.push(text.to_string());
+    }
+    Ok(out)
+}
+
 /// Write a matrix as a NumPy `.npy` file (little-endian f32, C order).
 pub fn write_npy(path: &std::path::Path, m: &ndarray::Array2<f32>) -> Result<()> {
     let mut header = format!(

@@ -302,6 +302,7 @@ impl TchEncoder {
         let config = files.config;
         validate(&config, &dir.join("config.json"))?;
         let mut ck = Checkpoint::from_safetensors(&files.weights, CHECKPOINT_PREFIXES.to_vec())?;
+        crate::encoder::unused_layers(&ck, &config)?;
         // BERT-like poolers are optional in rust-bert; ALBERT's is not, and a checkpoint
         // without one gets zeros there (pooling never reads it) and reports no pooler.
         let has_pooler = match config.kind {

@@ -59,6 +59,15 @@ impl TextTokenizer {
             .collect()
     }
 
+    /// The largest id the tokenizer can produce (added tokens included), with its token.
+    pub fn max_id(&self) -> Option<(u32, String)> {
+        self.inner
+            .get_vocab(true)
+            .into_iter()
+            .max_by_key(|(_, id)| *id)
+            .map(|(token, id)| (id, token))
+    }
+
     /// The id of a token, if the vocabulary has it.
     pub fn token_to_id(&self, token: &str) -> Option<u32> {
         self.inner.token_to_id(token)

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub struct Checkpoint {
     path: PathBuf,
     tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    /// Tensors of a non-float dtype, kept by name so that asking for one says so.
+    other_dtypes: HashMap<String, Dtype>,
     prefixes: Vec<&'static str>,
 }
 
@@ -25,6 +27,7 @@ impl Checkpoint {
             reason: e.to_string(),
         })?;
         let mut tensors = HashMap::new();
+        let mut other_dtypes = HashMap::new();
         for (name, view) in st.tensors() {
             let data = view.data();
             let values: Vec<f32> = match view.dtype() {
@@ -44,13 +47,17 @@ impl Checkpoint {
                     .chunks_exact(8)
                     .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
                     .collect(),
-                _ => continue,
+                other => {
+                    other_dtypes.insert(name.to_string(), other);
+                    continue;
+                }
             };
             tensors.insert(name.to_string(), (view.shape().to_vec(), values));
         }
         Ok(Checkpoint {
             path: path.to_path_buf(),
             tensors,
+            other_dtypes,
             prefixes,
         })
     }
@@ -80,18 +87,41 @@ impl Checkpoint {
         out
     }
 
-    /// Take a tensor's raw values, checking its shape.
+    /// Keys of the float tensors not taken yet.
+    pub fn remaining(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// The file read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Take a tensor's raw values, checking its dtype, shape and that every value is
+    /// finite.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
         let tried = self.candidates(name);
-        let key = tried
+        let Some(key) = tried
             .iter()
             .find(|k| self.tensors.contains_key(*k))
             .cloned()
-            .ok_or_else(|| EmbedError::MissingWeight {
+        else {
+            if let Some((key, dtype)) = tried
+                .iter()
+                .find_map(|k| self.other_dtypes.get(k).map(|d| (k, d)))
+            {
+                return Err(EmbedError::WrongDtype {
+                    path: self.path.clone(),
+                    name: key.clone(),
+                    dtype: format!("{dtype:?}"),
+                });
+            }
+            return Err(EmbedError::MissingWeight {
                 path: self.path.clone(),
                 name: name.to_string(),
-                tried: tried.clone(),
-            })?;
+                tried,
+            });
+        };
         let (found, values) = self.tensors.remove(&key).expect("key was found");
         if found != shape {
             return Err(EmbedError::ShapeMismatch {
@@ -99,6 +129,14 @@ impl Checkpoint {
                 name: key,
                 expected: shape.to_vec(),
                 found,
+            });
+        }
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(EmbedError::NonFiniteWeight {
+                path: self.path.clone(),
+                name: key,
+                index,
+                value: values[index],
             });
         }
         Ok(values)

@@ -18,12 +18,20 @@ pub struct LabeledContext {
     pub labels: Labels,
     /// True when built by joining base aspects (ProcessAll absent on disk).
     pub derived: bool,
+    /// Attack ids of the folder's ground truth that match no process of any context of
+    /// the folder (lower-cased, sorted): attacks the data cannot show. The same for every
+    /// context of a folder; empty for synthetic contexts.
+    pub unmatched_attack_ids: Vec<String>,
 }
 
 impl LabeledContext {
     /// Number of attack processes.
     pub fn attacks(&self) -> usize {
         self.labels.attacks()
+    }
+    /// Number of labelled attack ids of the folder that match no process in it.
+    pub fn unmatched_attacks(&self) -> usize {
+        self.unmatched_attack_ids.len()
     }
 }
 
@@ -86,15 +94,17 @@ impl Catalog {
     pub fn discover(root: impl AsRef<Path>) -> Result<Catalog> {
         let root = root.as_ref().to_path_buf();
         let read_dir = |p: &Path| -> Result<Vec<PathBuf>> {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| ProvenanceError::io(p, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    !p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with('.'))
-                })
-                .collect();
+            let mut v: Vec<PathBuf> = Vec::new();
+            for entry in std::fs::read_dir(p).map_err(|e| ProvenanceError::io(p, e))? {
+                let path = entry.map_err(|e| ProvenanceError::io(p, e))?.path();
+                if !path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+                {
+                    v.push(path);
+                }
+            }
             v.sort();
             Ok(v)
         };
@@ -133,8 +143,23 @@ impl Catalog {
                 let mut ground_truth = Vec::new();
                 for f in read_dir(&pdir)? {
                     let name = file_name(&f);
-                    if !f.is_file() || !name.to_ascii_lowercase().ends_with(".csv") {
+                    if !name.to_ascii_lowercase().ends_with(".csv") {
                         continue;
+                    }
+                    // A CSV name that is not a readable file would be a context or ground
+                    // truth lost without a word: name it instead.
+                    if !f.is_file() {
+                        let reason = match std::fs::symlink_metadata(&f) {
+                            Ok(m) if m.file_type().is_symlink() => {
+                                "a symbolic link to nothing (dangling)"
+                            }
+                            Ok(m) if m.is_dir() => "a directory, not a file",
+                            _ => "not a regular file",
+                        };
+                        return Err(ProvenanceError::UnknownLayout {
+                            path: f.clone(),
+                            reason: format!("{name:?} is {reason}"),
+                        });
                     }
                     let stem = &name[..name.len() - 4];
                     if stem.starts_with("Process") {
@@ -247,9 +272,11 @@ impl Catalog {
             loaded.push((all, true));
         }
         if !gt.all_ids.is_empty()
-            && !loaded
-                .iter()
-                .any(|(c, _)| c.records.iter().any(|r| gt.all_ids.contains(&r.id)))
+            && !loaded.iter().any(|(c, _)| {
+                c.records
+                    .iter()
+                    .any(|r| gt.all_ids.contains(&r.id.to_ascii_lowercase()))
+            })
         {
             return Err(ProvenanceError::NoKnownProcess {
                 folder: folder.path.clone(),
@@ -257,6 +284,7 @@ impl Catalog {
                 ids: gt.all_ids.len(),
             });
         }
+        let unmatched = gt.unmatched_attacks(&loaded.iter().map(|(c, _)| c).collect::<Vec<_>>());
         Ok(loaded
             .into_iter()
             .map(|(context, derived)| LabeledContext {
@@ -264,6 +292,7 @@ impl Catalog {
                 labels: gt.label(&context),
                 context,
                 derived,
+                unmatched_attack_ids: unmatched.clone(),
             })
             .collect())
     }

@@ -1,6 +1,7 @@
 //! Contexts: the per-process attribute tables of one aspect, and their CSV loader.
 
 use crate::error::{ParseIssue, ProvenanceError, Result};
+use crate::lines::LineCounted;
 use crate::types::Aspect;
 use std::collections::HashMap;
 use std::fs::File;
@@ -85,30 +86,50 @@ impl Context {
     }
 
     /// Read a context from any reader; `path` is only used in error messages.
+    ///
+    /// Line numbers in errors are right for LF, CRLF and CR-only files. Ids and attribute
+    /// names must be valid UTF-8 (an error naming the line and column, never a lossy
+    /// rewrite that could merge two distinct ids); attribute names must be distinct.
     pub fn from_reader<R: Read>(reader: R, aspect: Aspect, path: &Path) -> Result<Context> {
+        let (reader, breaks) = LineCounted::new(reader);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(reader);
         let mut record = csv::ByteRecord::new();
+        let line_of =
+            |pos: Option<&csv::Position>| pos.map_or(0, |p| breaks.borrow().line_at(p.byte()));
         let csv_err = |e: csv::Error| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            match e.kind() {
-                csv::ErrorKind::Io(_) => {
-                    ProvenanceError::io(path, std::io::Error::other(e.to_string()))
-                }
-                _ => ProvenanceError::parse(path, line, ParseIssue::Csv(e.to_string())),
+            let line = line_of(e.position());
+            let message = e.to_string();
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => ProvenanceError::io(path, source),
+                _ => ProvenanceError::parse(path, line, ParseIssue::Csv(message)),
             }
         };
         // Header.
         if !rdr.read_byte_record(&mut record).map_err(csv_err)? {
             return Err(ProvenanceError::parse(path, 1, ParseIssue::EmptyFile));
         }
-        let header_line = record.position().map(|p| p.line()).unwrap_or(1);
-        let header: Vec<String> = record
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
+        let header_line = line_of(record.position()).max(1);
+        let mut header: Vec<String> = Vec::with_capacity(record.len());
+        for (j, cell) in record.iter().enumerate() {
+            let name = std::str::from_utf8(cell).map_err(|_| {
+                ProvenanceError::parse(
+                    path,
+                    header_line,
+                    ParseIssue::InvalidUtf8 {
+                        what: if j == 0 {
+                            "id column name"
+                        } else {
+                            "attribute name"
+                        },
+                        column: j + 1,
+                    },
+                )
+            })?;
+            header.push(name.to_string());
+        }
         if header.len() == 1 && header[0].trim().is_empty() {
             return Err(ProvenanceError::parse(
                 path,
@@ -128,11 +149,27 @@ impl Context {
             ));
         }
         let attributes: Vec<String> = header[1..].to_vec();
+        // Two columns of one name would make one attribute of the sentence twice, and
+        // ProcessAll's join ambiguous.
+        let mut columns: HashMap<&str, usize> = HashMap::with_capacity(attributes.len());
+        for (j, name) in attributes.iter().enumerate() {
+            if let Some(first) = columns.insert(name.as_str(), j + 2) {
+                return Err(ProvenanceError::parse(
+                    path,
+                    header_line,
+                    ParseIssue::DuplicateColumn {
+                        name: name.clone(),
+                        first,
+                        second: j + 2,
+                    },
+                ));
+            }
+        }
         let width = header.len();
         let mut records = Vec::new();
         let mut seen: HashMap<String, u64> = HashMap::new();
         while rdr.read_byte_record(&mut record).map_err(csv_err)? {
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let line = line_of(record.position());
             // A trailing blank line parses as one empty cell: skip it, it holds no data.
             if record.len() == 1 && record[0].is_empty() {
                 continue;
@@ -147,7 +184,19 @@ impl Context {
                     },
                 ));
             }
-            let id = String::from_utf8_lossy(&record[0]).trim().to_string();
+            let id = std::str::from_utf8(&record[0])
+                .map_err(|_| {
+                    ProvenanceError::parse(
+                        path,
+                        line,
+                        ParseIssue::InvalidUtf8 {
+                            what: "process id",
+                            column: 1,
+                        },
+                    )
+                })?
+                .trim()
+                .to_string();
             if id.is_empty() {
                 return Err(ProvenanceError::parse(path, line, ParseIssue::EmptyId));
             }
@@ -175,14 +224,17 @@ impl Context {
                     }
                 }
             }
-            if let Some(&first_line) = seen.get(&id) {
+            // UUIDs are case-insensitive (RFC 4122): ids that differ only in case are one
+            // process written twice.
+            let key = id.to_ascii_lowercase();
+            if let Some(&first_line) = seen.get(&key) {
                 return Err(ProvenanceError::parse(
                     path,
                     line,
                     ParseIssue::DuplicateId { id, first_line },
                 ));
             }
-            seen.insert(id.clone(), line);
+            seen.insert(key, line);
             records.push(ProcessRecord {
                 id,
                 attributes: attrs,
@@ -204,7 +256,7 @@ impl Context {
     }
 
     /// Build ProcessAll from base-aspect contexts as the ADAPT join does: the union of
-    /// process ids (in order of first appearance), every attribute of aspect `k` renamed
+    /// process ids (in order of first appearance, compared case-insensitively), every attribute of aspect `k` renamed
     /// with its `Xk_` prefix, absent cells zero. Placeholder tables are skipped.
     pub fn join_all(parts: &[&Context]) -> Context {
         let mut attributes = Vec::new();
@@ -224,7 +276,8 @@ impl Context {
         let mut records: Vec<ProcessRecord> = Vec::new();
         for (c, &off) in kept.iter().zip(&offsets) {
             for r in &c.records {
-                let row = *index.entry(r.id.clone()).or_insert_with(|| {
+                // Files of one folder may write a UUID in different cases.
+                let row = *index.entry(r.id.to_ascii_lowercase()).or_insert_with(|| {
                     records.push(ProcessRecord {
                         id: r.id.clone(),
                         attributes: Vec::new(),

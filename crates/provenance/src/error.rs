@@ -25,7 +25,16 @@ pub enum ParseIssue {
     DuplicateId { id: String, first_line: u64 },
     /// The id cell is empty.
     EmptyId,
-    /// The CSV reader failed (bad UTF-8, unterminated quote, ...).
+    /// Bytes that are not UTF-8 where text is needed (an id, a label, a column name);
+    /// `column` is 1-based.
+    InvalidUtf8 { what: &'static str, column: usize },
+    /// Two columns of the header have the same name (1-based column numbers).
+    DuplicateColumn {
+        name: String,
+        first: usize,
+        second: usize,
+    },
+    /// The CSV reader failed (unterminated quote, ...).
     Csv(String),
 }
 
@@ -57,6 +66,17 @@ impl fmt::Display for ParseIssue {
                 )
             }
             ParseIssue::EmptyId => write!(f, "empty process id"),
+            ParseIssue::InvalidUtf8 { what, column } => {
+                write!(f, "{what} in column {column} is not valid UTF-8")
+            }
+            ParseIssue::DuplicateColumn {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "duplicate column name {name:?} (columns {first} and {second})"
+            ),
             ParseIssue::Csv(m) => write!(f, "malformed CSV: {m}"),
         }
     }

@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 use crate::error::{ParseIssue, ProvenanceError, Result};
+use crate::lines::LineCounted;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -12,13 +13,14 @@ pub const ATTACK_LABEL: &str = "AdmSubject::Node";
 
 /// Attack process ids gathered from one or more `uuid,label` files.
 ///
-/// A process is an attack iff its id appears with label [`ATTACK_LABEL`] in any file.
+/// A process is an attack iff its id appears with label [`ATTACK_LABEL`] in any file
+/// (ids and labels compared case-insensitively).
 /// Duplicate rows (merged files repeat ids) are counted, not errors.
 #[derive(Debug, Clone, Default)]
 pub struct GroundTruth {
-    /// Ids labelled as attack processes.
+    /// Ids labelled as attack processes, lower-cased.
     pub attacks: HashSet<String>,
-    /// Every id named, whatever its label.
+    /// Every id named, whatever its label, lower-cased.
     pub all_ids: HashSet<String>,
     /// Files read.
     pub files: Vec<PathBuf>,
@@ -47,21 +49,50 @@ impl GroundTruth {
     }
 
     /// Add ground truth from a reader; `path` names it in errors.
+    ///
+    /// Ids are matched case-insensitively (UUIDs are, by RFC 4122; exporters differ in the
+    /// case they write), labels too (`admsubject::node` is [`ATTACK_LABEL`]). Line numbers
+    /// are right for LF, CRLF and CR-only files; ids and labels must be valid UTF-8.
     pub fn add_reader<R: Read>(&mut self, reader: R, path: &Path) -> Result<()> {
-        // The csv crate treats CR, LF and CRLF alike, which covers the CR-only Android file.
+        // The csv crate treats CR, LF and CRLF alike, which covers the CR-only Android file;
+        // LineCounted gives the line numbers it would count wrong there.
+        let (reader, breaks) = LineCounted::new(reader);
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .from_reader(reader);
-        let mut rec = csv::StringRecord::new();
+        let mut rec = csv::ByteRecord::new();
+        let line_of =
+            |pos: Option<&csv::Position>| pos.map_or(0, |p| breaks.borrow().line_at(p.byte()));
         let err = |e: csv::Error| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
-            ProvenanceError::parse(path, line, ParseIssue::Csv(e.to_string()))
+            let line = line_of(e.position());
+            let message = e.to_string();
+            match e.into_kind() {
+                csv::ErrorKind::Io(source) => ProvenanceError::io(path, source),
+                _ => ProvenanceError::parse(path, line, ParseIssue::Csv(message)),
+            }
         };
-        if !rdr.read_record(&mut rec).map_err(err)? {
+        let text = |rec: &csv::ByteRecord, column: usize, what: &'static str, line: u64| {
+            std::str::from_utf8(&rec[column])
+                .map(|s| s.trim().to_string())
+                .map_err(|_| {
+                    ProvenanceError::parse(
+                        path,
+                        line,
+                        ParseIssue::InvalidUtf8 {
+                            what,
+                            column: column + 1,
+                        },
+                    )
+                })
+        };
+        if !rdr.read_byte_record(&mut rec).map_err(err)? {
             return Err(ProvenanceError::parse(path, 1, ParseIssue::EmptyFile));
         }
-        let header: Vec<String> = rec.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
+        let header: Vec<String> = rec
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase())
+            .collect();
         if header.len() != 2
             || header[0].trim_start_matches('\u{feff}') != "uuid"
             || header[1] != "label"
@@ -69,12 +100,17 @@ impl GroundTruth {
             return Err(ProvenanceError::parse(
                 path,
                 1,
-                ParseIssue::UnknownGroundTruthHeader(rec.iter().collect::<Vec<_>>().join(",")),
+                ParseIssue::UnknownGroundTruthHeader(
+                    rec.iter()
+                        .map(String::from_utf8_lossy)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
             ));
         }
         let mut rows = 0;
-        while rdr.read_record(&mut rec).map_err(err)? {
-            let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        while rdr.read_byte_record(&mut rec).map_err(err)? {
+            let line = line_of(rec.position());
             if rec.len() == 1 && rec[0].is_empty() {
                 continue;
             }
@@ -88,16 +124,17 @@ impl GroundTruth {
                     },
                 ));
             }
-            let id = rec[0].trim();
+            let id = text(&rec, 0, "uuid", line)?.to_ascii_lowercase();
+            let label = text(&rec, 1, "label", line)?;
             if id.is_empty() {
                 return Err(ProvenanceError::parse(path, line, ParseIssue::EmptyId));
             }
             rows += 1;
-            if !self.all_ids.insert(id.to_string()) {
-                self.duplicate_rows += 1;
+            if label.eq_ignore_ascii_case(ATTACK_LABEL) {
+                self.attacks.insert(id.clone());
             }
-            if rec[1].trim() == ATTACK_LABEL {
-                self.attacks.insert(id.to_string());
+            if !self.all_ids.insert(id) {
+                self.duplicate_rows += 1;
             }
         }
         if rows == 0 {
@@ -107,9 +144,31 @@ impl GroundTruth {
         Ok(())
     }
 
+    /// Attack ids that name no record of any of `contexts`, sorted: labelled attack
+    /// processes the data cannot show (a folder holding only some aspects, or ground truth
+    /// from another run).
+    pub fn unmatched_attacks(&self, contexts: &[&Context]) -> Vec<String> {
+        let known: HashSet<String> = contexts
+            .iter()
+            .flat_map(|c| c.records.iter().map(|r| r.id.to_ascii_lowercase()))
+            .collect();
+        let mut out: Vec<String> = self
+            .attacks
+            .iter()
+            .filter(|id| !known.contains(*id))
+            .cloned()
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Is this process id an attack?
     pub fn is_attack(&self, id: &str) -> bool {
-        self.attacks.contains(id)
+        if id.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.attacks.contains(&id.to_ascii_lowercase())
+        } else {
+            self.attacks.contains(id)
+        }
     }
 
     /// Label every record of a context.
@@ -121,7 +180,7 @@ impl GroundTruth {
             .collect();
         let present = flags.iter().filter(|&&f| f).count();
         Labels {
-            missing_attacks: self.attacks.len() - present,
+            missing_attacks: self.attacks.len().saturating_sub(present),
             flags,
         }
     }

@@ -130,6 +130,53 @@ impl SyntheticConfig {
     /// # Ok::<(), apt_llm_provenance::ProvenanceError>(())
     /// ```
     pub fn generate(&self) -> Result<LabeledContext> {
+        self.generate_with(None)
+    }
+
+    /// A synthetic host: one context per config (each of another aspect, all with the
+    /// same number of processes), sharing process ids and attack processes. The attacks
+    /// are drawn by the first config; each aspect then hides a share of them
+    /// (`camouflaged_attacks`) behind a normal profile, as real hosts do: an attack rare in
+    /// one aspect can look ordinary in another. Ids are `synthetic-{row}`.
+    ///
+    /// ```
+    /// use apt_llm_provenance::{Aspect, SyntheticConfig};
+    /// let base = SyntheticConfig { processes: 500, attack_rate: 0.02, ..Default::default() };
+    /// let host = SyntheticConfig::generate_host(&[
+    ///     base.clone(),
+    ///     SyntheticConfig { aspect: Aspect::ProcessExec, seed: 7, ..base },
+    /// ])?;
+    /// assert_eq!(host[0].labels.flags, host[1].labels.flags);
+    /// assert_eq!(host[0].id.host(), host[1].id.host());
+    /// # Ok::<(), apt_llm_provenance::ProvenanceError>(())
+    /// ```
+    pub fn generate_host(configs: &[SyntheticConfig]) -> Result<Vec<LabeledContext>> {
+        let Some(first) = configs.first() else {
+            return Err(ProvenanceError::InvalidParameter(
+                "a synthetic host needs at least one aspect".into(),
+            ));
+        };
+        let mut out: Vec<LabeledContext> = vec![first.generate()?];
+        for c in &configs[1..] {
+            if c.processes != first.processes {
+                return Err(ProvenanceError::InvalidParameter(format!(
+                    "every aspect of a synthetic host has the same processes ({} vs {})",
+                    c.processes, first.processes
+                )));
+            }
+            if out.iter().any(|o| o.id.aspect == c.aspect) {
+                return Err(ProvenanceError::InvalidParameter(format!(
+                    "aspect {} given twice",
+                    c.aspect
+                )));
+            }
+            let flags = out[0].labels.flags.clone();
+            out.push(c.generate_with(Some(flags))?);
+        }
+        Ok(out)
+    }
+
+    fn generate_with(&self, attacks: Option<Vec<bool>>) -> Result<LabeledContext> {
         self.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let names = attribute_names(self.aspect, self.attributes);
@@ -158,16 +205,22 @@ impl SyntheticConfig {
             }
             weights.len() - 1
         };
-        let mut n_attacks = (self.processes as f64 * self.attack_rate).round() as usize;
-        if self.attack_rate > 0.0 {
-            n_attacks = n_attacks.max(1);
-        }
-        n_attacks = n_attacks.min(self.processes);
-        let mut is_attack = vec![false; self.processes];
-        for f in is_attack.iter_mut().take(n_attacks) {
-            *f = true;
-        }
-        is_attack.shuffle(&mut rng);
+        let is_attack = match attacks {
+            Some(flags) => flags,
+            None => {
+                let mut n_attacks = (self.processes as f64 * self.attack_rate).round() as usize;
+                if self.attack_rate > 0.0 {
+                    n_attacks = n_attacks.max(1);
+                }
+                n_attacks = n_attacks.min(self.processes);
+                let mut is_attack = vec![false; self.processes];
+                for f in is_attack.iter_mut().take(n_attacks) {
+                    *f = true;
+                }
+                is_attack.shuffle(&mut rng);
+                is_attack
+            }
+        };
         let mut records = Vec::with_capacity(self.processes);
         for (row, &attack) in is_attack.iter().enumerate() {
             let mut attrs = profiles[pick(&mut rng)].clone();
@@ -221,6 +274,7 @@ impl SyntheticConfig {
             },
             context,
             derived: false,
+            unmatched_attack_ids: Vec::new(),
         })
     }
 }

@@ -71,14 +71,38 @@ fn file_safe(s: &str) -> String {
         .collect()
 }
 
-/// Colour of an AUC in [0.5, 1] (below 0.5 clamps to the low end).
+/// Viridis (perceptually uniform, colour-blind safe) at `t` in [0, 1].
+fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] = [
+        (68.0, 1.0, 84.0),
+        (59.0, 82.0, 139.0),
+        (33.0, 145.0, 140.0),
+        (94.0, 201.0, 98.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let lerp = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
+}
+
+/// Colour of an AUC on the full 0–1 scale (grey when missing).
 fn auc_colour(v: f64) -> RGBColor {
     if !v.is_finite() {
         return RGBColor(220, 220, 220);
     }
-    let t = ((v - 0.5) / 0.5).clamp(0.0, 1.0);
-    let lerp = |a: f64, b: f64| (a + (b - a) * t) as u8;
-    RGBColor(lerp(215.0, 26.0), lerp(48.0, 152.0), lerp(39.0, 80.0))
+    viridis(v)
+}
+
+/// Text colour readable on [`auc_colour`]`(v)`.
+fn text_on(v: f64) -> RGBColor {
+    if v.is_finite() && v > 0.62 {
+        BLACK
+    } else {
+        WHITE
+    }
 }
 
 fn heatmap<DB: DrawingBackend>(
@@ -129,7 +153,7 @@ where
             root.draw(&Text::new(
                 label,
                 (x + 4, y + ch / 3),
-                ("sans-serif", 12).into_font().color(&WHITE),
+                ("sans-serif", 12).into_font().color(&text_on(*v)),
             ))?;
         }
     }
@@ -307,9 +331,7 @@ pub fn write_figures(
             .map_or(0.0, |r| r.auc())
             .total_cmp(&roc_of(b).map_or(0.0, |r| r.auc()))
     };
-    let plain = trained()
-        .filter(|s| !s.combination.ends_with("+freq"))
-        .max_by(by_auc);
+    let plain = trained().filter(|s| !s.prior).max_by(by_auc);
     if let Some(best) = plain.or_else(|| trained().max_by(by_auc)) {
         let hist = best.loss_history.clone().unwrap_or_default();
         let ymax = hist
@@ -374,7 +396,7 @@ pub fn write_figures(
             .fold(f32::MIN, f32::max)
             .max(threshold.unwrap_or(0.0)) as f64
             * 1.1;
-        let prior = best.combination.ends_with("+freq");
+        let prior = best.prior;
         let err_title = format!(
             "{}, {} on {}",
             if prior {
@@ -504,6 +526,83 @@ pub fn write_figures(
                     .draw()?;
                 Ok(())
             }
+        );
+    }
+    // Fig. 7: the host view, each aspect alone against the fused score.
+    let hosts: Vec<&crate::HostOutcome> = report
+        .hosts
+        .iter()
+        .filter(|h| h.not_counted.is_none())
+        .collect();
+    if !hosts.is_empty() {
+        let mut aspects: Vec<String> = Vec::new();
+        for a in ["PE", "PX", "PP", "PN"] {
+            if hosts.iter().any(|h| h.aspects.iter().any(|x| x == a)) {
+                aspects.push(a.to_string());
+            }
+        }
+        let mut base_names: Vec<String> = hosts
+            .iter()
+            .flat_map(|h| h.baselines.keys().cloned())
+            .collect();
+        base_names.sort();
+        base_names.dedup();
+        let mut cols: Vec<String> = aspects.iter().map(|a| format!("{a} alone")).collect();
+        cols.push("fused honest".into());
+        cols.push("fused APT-LLM".into());
+        cols.extend(base_names.iter().map(|b| format!("fused {b}")));
+        let mut rows: Vec<String> = hosts.iter().map(|h| h.host.clone()).collect();
+        let mut values: Vec<Vec<f64>> = hosts
+            .iter()
+            .map(|h| {
+                let mut v: Vec<f64> = aspects
+                    .iter()
+                    .map(|a| {
+                        h.single_aspect
+                            .iter()
+                            .find(|x| &x.0 == a)
+                            .map_or(f64::NAN, |x| x.1)
+                    })
+                    .collect();
+                v.push(h.honest.as_ref().map_or(f64::NAN, |x| x.1));
+                v.push(h.honest_apt_llm.as_ref().map_or(f64::NAN, |x| x.1));
+                v.extend(
+                    base_names
+                        .iter()
+                        .map(|b| h.baselines.get(b).copied().unwrap_or(f64::NAN)),
+                );
+                v
+            })
+            .collect();
+        let means: Vec<f64> = (0..cols.len())
+            .map(|j| {
+                let col: Vec<f64> = values
+                    .iter()
+                    .map(|r| r[j])
+                    .filter(|v| v.is_finite())
+                    .collect();
+                if col.is_empty() {
+                    f64::NAN
+                } else {
+                    col.iter().sum::<f64>() / col.len() as f64
+                }
+            })
+            .collect();
+        rows.push("mean".into());
+        values.push(means);
+        let width = (240 + 110 * cols.len()) as u32;
+        render!(
+            dir,
+            "fig7_hosts",
+            (width, (80 + 30 * (rows.len() + 1)) as u32),
+            out,
+            |root| heatmap(
+                root,
+                "Host view: each aspect alone vs fused (honest picks, ROC-AUC)",
+                &rows,
+                &cols,
+                &values
+            )
         );
     }
     Ok(out)

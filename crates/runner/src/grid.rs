@@ -1,7 +1,7 @@
 //! The grid: which encoders and detectors to combine.
 
 use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig, OutputActivation, Scaling};
-use apt_llm_baselines::{Dbscan, IsolationForest, OneClassSvm};
+use apt_llm_baselines::{Avf, Dbscan, IsolationForest, Oc3, OneClassSvm};
 use apt_llm_detect::{DetectorSpec, Rarity};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -21,11 +21,18 @@ pub enum DetectorChoice {
     IForest,
     /// How rare the exact pattern was among the training rows (no model of content).
     Rarity,
+    /// Attribute value frequency (Berrada et al. 2020), on the binary attribute rows.
+    Avf,
+    /// OC3: encoded length under a Krimp code table (Berrada et al. 2020), on the binary
+    /// attribute rows.
+    Oc3,
+    /// OC3 fitted on the rows it scores, as the FGCS paper ran it (for comparison).
+    Oc3Transductive,
 }
 
 impl DetectorChoice {
     /// Every detector.
-    pub const ALL: [DetectorChoice; 8] = [
+    pub const ALL: [DetectorChoice; 11] = [
         DetectorChoice::Ae,
         DetectorChoice::Vae,
         DetectorChoice::Dae,
@@ -34,6 +41,9 @@ impl DetectorChoice {
         DetectorChoice::DbscanCore,
         DetectorChoice::IForest,
         DetectorChoice::Rarity,
+        DetectorChoice::Avf,
+        DetectorChoice::Oc3,
+        DetectorChoice::Oc3Transductive,
     ];
     /// The paper's grid: three autoencoders, three baselines.
     pub const PAPER: [DetectorChoice; 6] = [
@@ -44,9 +54,10 @@ impl DetectorChoice {
         DetectorChoice::Dbscan,
         DetectorChoice::IForest,
     ];
-    /// The default grid: the paper's, and the frequency baseline ([`Rarity`]) that tells
-    /// how much of a context is caught by pattern frequency alone.
-    pub const DEFAULT: [DetectorChoice; 7] = [
+    /// The default grid: the paper's, the frequency baseline ([`Rarity`]) that tells
+    /// how much of a context is caught by pattern frequency alone, and the field's own
+    /// unsupervised detectors on the attribute rows (AVF, OC3).
+    pub const DEFAULT: [DetectorChoice; 9] = [
         DetectorChoice::Ae,
         DetectorChoice::Vae,
         DetectorChoice::Dae,
@@ -54,6 +65,8 @@ impl DetectorChoice {
         DetectorChoice::Dbscan,
         DetectorChoice::IForest,
         DetectorChoice::Rarity,
+        DetectorChoice::Avf,
+        DetectorChoice::Oc3,
     ];
     /// True for AE, VAE and DAE (the APT-LLM detectors).
     pub fn is_autoencoder(self) -> bool {
@@ -73,6 +86,9 @@ impl DetectorChoice {
             DetectorChoice::DbscanCore => "DBSCAN-core",
             DetectorChoice::IForest => "IForest",
             DetectorChoice::Rarity => "Rarity",
+            DetectorChoice::Avf => "AVF",
+            DetectorChoice::Oc3 => "OC3",
+            DetectorChoice::Oc3Transductive => "OC3-transductive",
         }
     }
     /// The configured detector.
@@ -113,6 +129,9 @@ impl DetectorChoice {
                 ..Default::default()
             }),
             DetectorChoice::Rarity => Box::new(Rarity),
+            DetectorChoice::Avf => Box::new(Avf),
+            DetectorChoice::Oc3 => Box::new(Oc3::default()),
+            DetectorChoice::Oc3Transductive => Box::new(Oc3::transductive()),
         }
     }
 }
@@ -136,7 +155,7 @@ impl FromStr for DetectorChoice {
             })
             .ok_or_else(|| {
                 format!(
-                    "unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity)"
+                    "unknown detector {s:?} (ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity, avf, oc3, oc3-transductive)"
                 )
             })
     }

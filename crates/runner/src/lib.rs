@@ -16,16 +16,24 @@ mod experiment;
 mod explain;
 mod figures;
 mod grid;
+mod hosts;
+mod hunt;
 mod report;
 pub mod tsne;
 
 pub use experiment::{
-    ContextOutcome, DataSource, EncoderSpec, ExperimentConfig, ExperimentReport, Explanation,
-    Pipeline, Result, ResultRow, RunnerError, ScoredCombination, roc_of, run,
+    ATTRIBUTES_ENCODER, ContextOutcome, DataSource, EncoderSpec, ExperimentConfig,
+    ExperimentReport, Explanation, Pipeline, Result, ResultRow, RunnerError, ScoredCombination,
+    attribute_rows, combination_name, detector_label, roc_of, run,
 };
 pub use explain::leave_one_out;
 pub use figures::write_figures;
 pub use grid::{AttentionMode, DetectorChoice, PriorMode, Switch};
+pub use hosts::{
+    AspectEvidence, Calibration, HostOutcome, HostRow, MIN_VIEWS, RankedProcess, ViewStats,
+    honest_host_mean, host_view,
+};
+pub use hunt::{HuntConfig, HuntReport, hunt};
 pub use report::{Selection, selections, write_markdown, write_tables};
 
 /// Write tables, figures and `report.md` into `dir`.

@@ -1,6 +1,7 @@
 //! results.csv, results.json, report.md, and the two selections of "the best".
 
-use crate::experiment::{ExperimentReport, Result, RunnerError};
+use crate::experiment::{ATTRIBUTES_ENCODER, ExperimentReport, Result, RunnerError};
+use crate::hosts::honest_host_mean;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,7 +29,8 @@ pub struct Selection {
 pub fn selections(report: &ExperimentReport) -> Vec<Selection> {
     let first_encoder = report
         .rows
-        .first()
+        .iter()
+        .find(|r| r.encoder != ATTRIBUTES_ENCODER)
         .map(|r| r.encoder.clone())
         .unwrap_or_default();
     let mut by_context: BTreeMap<&str, Vec<&crate::ResultRow>> = BTreeMap::new();
@@ -74,7 +76,9 @@ pub fn selections(report: &ExperimentReport) -> Vec<Selection> {
             .map(|(combo, _, here)| (combo, here));
         let baselines = rows
             .iter()
-            .filter(|r| !r.is_apt_llm() && r.encoder == first_encoder)
+            .filter(|r| {
+                !r.is_apt_llm() && (r.encoder == first_encoder || r.encoder == ATTRIBUTES_ENCODER)
+            })
             .map(|r| (r.detector.clone(), r.auc))
             .collect();
         out.push(Selection {
@@ -126,6 +130,33 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
     }
     let p = dir.join("results.csv");
     std::fs::write(&p, csv).map_err(|e| io(&p, e))?;
+    let mut hosts = String::from(
+        "host,scenario,os,aspects,encoder,detector,attention,prior,fusion,auc,pr_auc,ndcg,test_processes,attacks,honest,calibration\n",
+    );
+    for r in &report.host_rows {
+        let _ = writeln!(
+            hosts,
+            "{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{}",
+            r.host,
+            r.scenario,
+            r.os,
+            r.aspects,
+            r.encoder,
+            r.detector,
+            r.attention,
+            r.prior,
+            r.fusion,
+            r.auc,
+            r.pr_auc,
+            r.ndcg,
+            r.test_processes,
+            r.attacks,
+            r.honest,
+            r.calibration.name()
+        );
+    }
+    let p = dir.join("hosts.csv");
+    std::fs::write(&p, hosts).map_err(|e| io(&p, e))?;
     let p = dir.join("results.json");
     let json = serde_json::json!({
         "data": report.data,
@@ -138,6 +169,7 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
             "tie_ceiling": c.tie_ceiling, "explanations": c.explanations,
         })).collect::<Vec<_>>(),
         "selections": selections(report),
+        "hosts": report.hosts,
     });
     std::fs::write(&p, serde_json::to_string_pretty(&json).unwrap_or_default())
         .map_err(|e| io(&p, e))
@@ -239,6 +271,7 @@ pub fn write_markdown(
         let _ = write!(md, " {:.3} |", col(&|s| s.baselines.get(b).copied()));
     }
     md.push('\n');
+    write_host_section(report, &mut md);
     let skipped: Vec<_> = report
         .contexts
         .iter()
@@ -346,4 +379,160 @@ pub fn write_markdown(
     }
     let p = dir.join("report.md");
     std::fs::write(&p, md).map_err(|e| io(&p, e))
+}
+
+fn write_host_section(report: &ExperimentReport, md: &mut String) {
+    if report.hosts.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## The host view: every aspect of a process fused\n");
+    let _ = writeln!(
+        md,
+        "Per host (scenario × performer), each aspect's scores are turned into tail probabilities against held-out normal processes of that aspect, then fused per process (`⊕ fisher`: Fisher's method; `⊕ sidak`: Šidák-corrected minimum; `⊕ cauchy`: Cauchy combination). Keys marked *(all normals)* calibrate against every normal training and validation process of the aspect instead of the held-out ones only (finer, in-sample for the training rows). A process absent from an aspect contributes nothing there. The *honest* pick is the combination, rule and calibration with the best mean AUC over the other counted hosts (leave-one-host-out; none when there is no other host); *paper* is the best APT-LLM combination on the host itself. *Best aspect* is the best per-context honest AUC among the host's aspects. Baselines are fused with the honest pick's rule. ProcessAll is not fused (it joins the other aspects).\n"
+    );
+    let names: Vec<String> = {
+        let mut v: Vec<String> = report
+            .hosts
+            .iter()
+            .flat_map(|h| h.baselines.keys().cloned())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let _ = write!(
+        md,
+        "| host | aspects | test processes | attacks | best aspect | honest pick | AUC | honest APT-LLM | AUC | paper pick | AUC |"
+    );
+    for b in &names {
+        let _ = write!(md, " {b} |");
+    }
+    let _ = write!(md, "\n|---|---|---|---|---|---|---|---|---|---|---|");
+    for _ in &names {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    let pair = |p: &Option<(String, f64)>| {
+        p.as_ref()
+            .map_or(("-".to_string(), "-".to_string()), |(k, v)| {
+                (k.clone(), format!("{v:.3}"))
+            })
+    };
+    for h in report.hosts.iter().filter(|h| h.not_counted.is_none()) {
+        let (hk, hv) = pair(&h.honest);
+        let (ak, av) = pair(&h.honest_apt_llm);
+        let (pk, pv) = pair(&h.paper);
+        let best = h
+            .best_single_aspect()
+            .map_or("-".to_string(), |(a, v)| format!("{a} {v:.3}"));
+        let _ = write!(
+            md,
+            "| {} | {} | {} | {} | {best} | {hk} | {hv} | {ak} | {av} | {pk} | {pv} |",
+            h.host,
+            h.aspects.join("+"),
+            h.test_processes,
+            h.attacks
+        );
+        for b in &names {
+            match h.baselines.get(b) {
+                Some(v) => {
+                    let _ = write!(md, " {v:.3} |");
+                }
+                None => md.push_str(" - |"),
+            }
+        }
+        md.push('\n');
+    }
+    let counted: Vec<_> = report
+        .hosts
+        .iter()
+        .filter(|h| h.not_counted.is_none())
+        .collect();
+    let m = |f: &dyn Fn(&crate::HostOutcome) -> Option<f64>| {
+        mean(&counted.iter().filter_map(|h| f(h)).collect::<Vec<_>>())
+    };
+    let _ = write!(
+        md,
+        "| **mean** ({} hosts) | | | | {:.3} | | {:.3} | | {:.3} | | {:.3} |",
+        counted.len(),
+        m(&|h| h.best_single_aspect().map(|b| b.1)),
+        m(&|h| h.honest.as_ref().map(|x| x.1)),
+        m(&|h| h.honest_apt_llm.as_ref().map(|x| x.1)),
+        m(&|h| h.paper.as_ref().map(|x| x.1)),
+    );
+    for b in &names {
+        let _ = write!(md, " {:.3} |", m(&|h| h.baselines.get(b).copied()));
+    }
+    md.push('\n');
+    if let Some((mean, n)) = honest_host_mean(&report.hosts) {
+        let _ = writeln!(
+            md,
+            "\nHonest host-level mean ROC-AUC: **{mean:.3}** over {n} hosts."
+        );
+    }
+    for h in report.hosts.iter().filter(|h| h.not_counted.is_some()) {
+        let _ = writeln!(
+            md,
+            "- {} ({}) not counted: {}",
+            h.host,
+            if h.aspects.is_empty() {
+                "-".to_string()
+            } else {
+                h.aspects.join("+")
+            },
+            h.not_counted.as_deref().unwrap_or("")
+        );
+    }
+    for h in &report.hosts {
+        for (c, why) in &h.left_out {
+            let _ = writeln!(md, "- {} not fused: {why}", c);
+        }
+        if h.partial > 0 {
+            let _ = writeln!(
+                md,
+                "- {}: {} of {} processes appear in some of its fused aspects only",
+                h.host, h.partial, h.processes
+            );
+        }
+    }
+    for h in report.hosts.iter().filter(|h| !h.top.is_empty()) {
+        let _ = writeln!(
+            md,
+            "\n### {}: top processes under the honest pick\n",
+            h.host
+        );
+        for p in &h.top {
+            let ev: Vec<String> = p
+                .evidence
+                .iter()
+                .map(|e| {
+                    let attrs: Vec<String> = e
+                        .rarest
+                        .iter()
+                        .map(|(a, c)| format!("`{a}` in {c}"))
+                        .collect();
+                    format!(
+                        "{} p={:.4} ({} identical of {} training; rarest: {})",
+                        e.aspect,
+                        e.p_value,
+                        e.identical_in_training,
+                        e.training_processes,
+                        attrs.join(", ")
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "- `{}` ({}) fused {:.2}: {}",
+                p.process,
+                match p.attack {
+                    Some(true) => "attack",
+                    Some(false) => "normal",
+                    None => "unlabelled",
+                },
+                p.score,
+                ev.join("; ")
+            );
+        }
+    }
 }

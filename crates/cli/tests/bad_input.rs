@@ -1,0 +1,419 @@
+//! Hostile input at the command line (issue #14): every case exits with status 1 (2 for
+//! argument errors) and a message naming the file, line or field and the reason; never a
+//! panic (status 101) or an abort, never a silent success. No model is trained here.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn apt_llm() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_apt-llm"))
+}
+
+/// Run, expecting exit status `code`; returns (stdout, stderr).
+fn run_expect(cmd: &mut Command, code: i32) -> (String, String) {
+    let out = cmd.output().expect("apt-llm runs");
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}:\n{so}\n{se}"
+    );
+    (so, se)
+}
+
+/// Expect failure (status 1) with an error naming every part.
+fn fails_naming(cmd: &mut Command, parts: &[&str]) {
+    let (_, err) = run_expect(cmd, 1);
+    assert!(err.starts_with("error: "), "{err}");
+    for p in parts {
+        assert!(err.contains(p), "{p:?} not in {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn write(dir: &Path, name: &str, body: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// A small valid data root.
+fn data_root() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "bovia/cadets/ProcessEvent.csv",
+        "Object_ID,EVENT_READ,EVENT_WRITE\np1,1,0\np2,0,1\np3,1,1\n",
+    );
+    write(
+        d.path(),
+        "bovia/cadets/gt.csv",
+        "uuid,label\nP1,AdmSubject::Node\n",
+    );
+    d
+}
+
+fn tiny(name: &str) -> Option<(tempfile::TempDir, PathBuf)> {
+    let root = apt_llm_testkit::model_fixtures()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in std::fs::read_dir(root.join(name)).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    Some((tmp, dir))
+}
+
+#[test]
+fn datasets_reports_unmatched_labels_and_matches_ids_across_case() {
+    let d = data_root();
+    write(
+        d.path(),
+        "bovia/cadets/gt2.csv",
+        "uuid,label\rq1,AdmSubject::Node\rq2,ADMSUBJECT::NODE\r",
+    );
+    let (out, _) = run_expect(apt_llm().args(["datasets", "--data"]).arg(d.path()), 0);
+    assert!(
+        out.contains("bovia/cadets: 2 labelled attack ids match no process of the folder"),
+        "{out}"
+    );
+    let (json, _) = run_expect(
+        apt_llm()
+            .args(["datasets", "--json", "--data"])
+            .arg(d.path()),
+        0,
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[0]["attacks"], 1, "P1 matches p1");
+    assert_eq!(rows[0]["unmatched_attacks"], 2);
+}
+
+#[test]
+fn datasets_on_a_missing_root() {
+    fails_naming(
+        apt_llm().args(["datasets", "--data", "/nonexistent/apt-llm-root"]),
+        &["/nonexistent/apt-llm-root", "not a directory"],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn datasets_with_a_dangling_context_symlink() {
+    let d = data_root();
+    std::os::unix::fs::symlink(
+        d.path().join("gone.csv"),
+        d.path().join("bovia/cadets/ProcessExec.csv"),
+    )
+    .unwrap();
+    fails_naming(
+        apt_llm().args(["datasets", "--data"]).arg(d.path()),
+        &["ProcessExec.csv", "dangling"],
+    );
+}
+
+#[test]
+fn datasets_with_a_directory_named_like_a_context() {
+    let d = data_root();
+    std::fs::create_dir_all(d.path().join("bovia/cadets/ProcessParent.csv")).unwrap();
+    fails_naming(
+        apt_llm().args(["datasets", "--data"]).arg(d.path()),
+        &["ProcessParent.csv", "a directory, not a file"],
+    );
+}
+
+#[test]
+fn datasets_with_duplicate_columns() {
+    let d = data_root();
+    write(
+        d.path(),
+        "bovia/cadets/ProcessExec.csv",
+        "Object_ID,sh,ls,sh\np1,1,0,0\n",
+    );
+    fails_naming(
+        apt_llm().args(["datasets", "--data"]).arg(d.path()),
+        &[
+            "ProcessExec.csv:1:",
+            "duplicate column name \"sh\" (columns 2 and 4)",
+        ],
+    );
+}
+
+#[test]
+fn datasets_with_a_bad_row_in_a_cr_only_ground_truth() {
+    let d = data_root();
+    write(
+        d.path(),
+        "bovia/cadets/gt.csv",
+        "uuid,label\rp1,AdmSubject::Node\rp2,AdmSubject::Node,extra\r",
+    );
+    fails_naming(
+        apt_llm().args(["datasets", "--data"]).arg(d.path()),
+        &["gt.csv:3:", "ragged row"],
+    );
+}
+
+#[test]
+fn datasets_with_invalid_utf8_in_an_id() {
+    let d = data_root();
+    write(
+        d.path(),
+        "bovia/cadets/ProcessEvent.csv",
+        b"Object_ID,A\r\np1,1\r\np\xff,0\r\n",
+    );
+    fails_naming(
+        apt_llm().args(["datasets", "--data"]).arg(d.path()),
+        &[
+            "ProcessEvent.csv:3:",
+            "process id in column 1 is not valid UTF-8",
+        ],
+    );
+}
+
+#[test]
+fn sentences_of_an_unknown_context() {
+    let d = data_root();
+    fails_naming(
+        apt_llm()
+            .args(["sentences", "--context", "bovia/trace/PE", "--data"])
+            .arg(d.path()),
+        &["bovia/trace/PE"],
+    );
+}
+
+#[test]
+fn embed_splits_cr_only_files_into_one_row_per_sentence() {
+    let Some((_t, model)) = tiny("tiny-bert") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let s = write(d.path(), "s.txt", "one\rtwo\rthree\r");
+    let out = d.path().join("e.npy");
+    let (so, _) = run_expect(
+        apt_llm()
+            .args(["embed", "--model"])
+            .arg(&model)
+            .arg("--sentences")
+            .arg(&s)
+            .arg("--out")
+            .arg(&out),
+        0,
+    );
+    assert!(so.contains("[3 x 32]"), "{so}");
+}
+
+#[test]
+fn embed_errors_name_the_file_and_line() {
+    let Some((_t, model)) = tiny("tiny-bert") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("e.npy");
+    for (name, body, parts) in [
+        (
+            "blank.txt",
+            &b"one\r\n\r\nthree\r\n"[..],
+            ["blank.txt:2:", "blank line"],
+        ),
+        ("utf8.txt", &b"one\ntw\xffo\n"[..], ["utf8.txt:2:", "UTF-8"]),
+        ("empty.txt", &b""[..], ["empty.txt:1:", "no sentences"]),
+    ] {
+        let s = write(d.path(), name, body);
+        fails_naming(
+            apt_llm()
+                .args(["embed", "--model"])
+                .arg(&model)
+                .arg("--sentences")
+                .arg(&s)
+                .arg("--out")
+                .arg(&out),
+            &parts,
+        );
+    }
+    fails_naming(
+        apt_llm()
+            .args(["embed", "--model"])
+            .arg(&model)
+            .arg("--sentences")
+            .arg(d.path().join("absent.txt"))
+            .arg("--out")
+            .arg(&out),
+        &["absent.txt"],
+    );
+    assert!(!out.exists(), "no output on failure");
+}
+
+#[test]
+fn embed_with_a_pad_id_beyond_the_vocabulary_fails_cleanly() {
+    let Some((_t, model)) = tiny("tiny-bert") else {
+        return;
+    };
+    let cfg = model.join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("\"pad_token_id\": 0", "\"pad_token_id\": 99999"),
+    )
+    .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let s = write(d.path(), "s.txt", "a\nlonger sentence here\n");
+    fails_naming(
+        apt_llm()
+            .args(["embed", "--model"])
+            .arg(&model)
+            .arg("--sentences")
+            .arg(&s)
+            .arg("--out")
+            .arg(d.path().join("e.npy")),
+        &["config.json", "pad_token_id is 99999"],
+    );
+}
+
+#[test]
+fn embed_with_fewer_layers_in_the_config_than_the_checkpoint() {
+    let Some((_t, model)) = tiny("tiny-bert") else {
+        return;
+    };
+    let cfg = model.join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1"),
+    )
+    .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let s = write(d.path(), "s.txt", "a\n");
+    fails_naming(
+        apt_llm()
+            .args(["embed", "--model"])
+            .arg(&model)
+            .arg("--sentences")
+            .arg(&s)
+            .arg("--out")
+            .arg(d.path().join("e.npy")),
+        &["model.safetensors", "encoder.layer.1."],
+    );
+}
+
+#[test]
+fn embed_option_errors() {
+    let Some((_t, model)) = tiny("tiny-bert") else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let s = write(d.path(), "s.txt", "a\n");
+    let base = |extra: &[&str]| {
+        let mut c = apt_llm();
+        c.args(["embed", "--model"])
+            .arg(&model)
+            .arg("--sentences")
+            .arg(&s)
+            .arg("--out")
+            .arg(d.path().join("e.npy"))
+            .args(extra);
+        c
+    };
+    fails_naming(&mut base(&["--pooling", "max"]), &["pooling", "\"max\""]);
+    fails_naming(&mut base(&["--backend", "onnx"]), &["backend", "\"onnx\""]);
+    fails_naming(&mut base(&["--batch", "0"]), &["batch_size"]);
+    // Argument errors are clap's: status 2.
+    let (_, err) = run_expect(&mut base(&["--batch", "-3"]), 2);
+    assert!(err.contains("-3"), "{err}");
+}
+
+fn pipeline(dir: &Path, detector: &str) -> PathBuf {
+    let template = serde_json::json!({
+        "name": "paper",
+        "opening_with_id": "Process {id} has ",
+        "opening": "The process has ",
+        "with_id": false,
+        "separator": " and ",
+        "closing": ".",
+        "empty": "no recorded activity",
+        "phrases": {"event": "event {}", "exec": "executed {}", "parent": "been spawned by {}", "netflow": "network activity {}"},
+        "event_naming": "describe",
+        "unnamed": "an unnamed endpoint"
+    });
+    let p = serde_json::json!({
+        "encoder": "minilm",
+        "template": template,
+        "detector": detector,
+        "combination": "x",
+        "threshold": 0.5,
+        "trained_on": "bovia/cadets/PE"
+    });
+    write(dir, "m.pipeline.json", p.to_string())
+}
+
+#[test]
+fn score_with_a_prior_that_names_itself_fails_without_a_stack_overflow() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "det.json",
+        r#"{"kind":"frequency-prior","model":{"inner":"det.json","memory":{"dim":1,"rows":[0.0],"weights":[1.0],"total":1.0},"shift":0.0,"scale":1.0,"blend":0.5}}"#,
+    );
+    let p = pipeline(d.path(), "det.json");
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["det.json", "loops back"],
+    );
+}
+
+#[test]
+fn score_with_a_rarity_memory_of_more_rows_than_weights() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "det.json",
+        r#"{"kind":"rarity","model":{"dim":2,"rows":[0.0,1.0,2.0,3.0],"weights":[1.0],"total":1.0}}"#,
+    );
+    let p = pipeline(d.path(), "det.json");
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["det.json", "field \"rows\" holds 4 values"],
+    );
+}
+
+#[test]
+fn score_with_a_detector_path_at_a_non_detector_json() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "notes.json", r#"{"author": "me"}"#);
+    let p = pipeline(d.path(), "notes.json");
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["notes.json", "not a saved detector"],
+    );
+}
+
+#[test]
+fn score_with_a_file_that_is_not_a_pipeline() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "x.json", "[1,2]");
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["x.json", "not a pipeline file"],
+    );
+}
+
+#[test]
+fn unknown_arguments_are_usage_errors() {
+    let (_, err) = run_expect(apt_llm().args(["datasets", "--frobnicate"]), 2);
+    assert!(err.contains("--frobnicate"), "{err}");
+    let (_, err) = run_expect(apt_llm().args(["no-such-command"]), 2);
+    assert!(err.contains("no-such-command"), "{err}");
+}

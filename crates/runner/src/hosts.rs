@@ -1,0 +1,562 @@
+//! The host view: every aspect of a process fused into one ranked list per host.
+//!
+//! Each context (PE, PX, PP, PN) is one view of the same processes of one host. Per view,
+//! each combination's scores are calibrated into tail probabilities against held-out
+//! normal scores of that view (done in the experiment), then fused per process with a
+//! [`FusionRule`]. A process absent from a view contributes nothing there. ProcessAll is
+//! not fused: it is the join of the other views, kept as the paper's baseline context.
+//!
+//! Selection at host level is honest: the combination (encoder, detector, settings and
+//! fusion rule) reported for a host is the one with the best mean AUC over the *other*
+//! hosts (leave-one-host-out); the paper-style pick (best on the host itself) is reported
+//! beside it.
+
+use crate::experiment::{ContextOutcome, ExperimentReport, detector_label};
+use apt_llm_fusion::{Rule, fuse_processes};
+use apt_llm_metrics::summarize;
+use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, SplitConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Hosts need at least this many scored views to count in the host mean.
+pub const MIN_VIEWS: usize = 2;
+
+/// One host × combination × fusion rule: a row of `hosts.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostRow {
+    pub host: String,
+    pub scenario: String,
+    pub os: String,
+    /// The views fused, `PE+PX+PP`.
+    pub aspects: String,
+    pub encoder: String,
+    pub detector: String,
+    pub attention: bool,
+    pub prior: bool,
+    pub fusion: String,
+    /// Which normal scores calibrated the p-values (see [`Calibration`]).
+    pub calibration: Calibration,
+    pub apt_llm: bool,
+    pub auc: f64,
+    pub pr_auc: f64,
+    pub ndcg: f64,
+    pub test_processes: usize,
+    pub attacks: usize,
+    /// The honest pick of this host.
+    pub honest: bool,
+}
+
+impl HostRow {
+    /// `encoder / detector[+attn][+freq] ⊕ rule`, the key selections compare.
+    pub fn key(&self) -> String {
+        format!(
+            "{} / {} ⊕ {}{}",
+            self.encoder,
+            detector_label(&self.detector, self.attention, self.prior),
+            self.fusion,
+            self.calibration.suffix()
+        )
+    }
+}
+
+/// The normal scores each aspect's p-values are computed against. Both are label-free;
+/// the host view tries both and the honest selection chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Calibration {
+    /// Held-out normal processes only (validation): exact conformal p-values, but
+    /// coarse where an aspect has few processes (the floor is 1 / (held-out + 1)).
+    Heldout,
+    /// Every normal training and validation process: fine-grained, but the training
+    /// rows' scores are in-sample (a detector fits them better than new rows).
+    All,
+}
+
+impl Calibration {
+    /// Both settings.
+    pub const BOTH: [Calibration; 2] = [Calibration::Heldout, Calibration::All];
+    /// Name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Calibration::Heldout => "heldout",
+            Calibration::All => "all",
+        }
+    }
+    fn suffix(self) -> &'static str {
+        match self {
+            Calibration::Heldout => "",
+            Calibration::All => " (all normals)",
+        }
+    }
+    fn p_values(self, sc: &crate::ScoredCombination) -> &[f64] {
+        match self {
+            Calibration::Heldout => &sc.p_values,
+            Calibration::All => &sc.p_values_all,
+        }
+    }
+}
+
+/// Why one view of a process looks rare: a line of a host-view explanation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AspectEvidence {
+    pub aspect: String,
+    /// The view's calibrated tail probability for the process.
+    pub p_value: f64,
+    /// Training processes of that view with exactly the same attributes.
+    pub identical_in_training: usize,
+    /// Training processes of that view.
+    pub training_processes: usize,
+    /// The process's rarest attributes in that view: (name, training processes having it).
+    pub rarest: Vec<(String, usize)>,
+}
+
+/// A ranked process of a host, with its evidence per view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedProcess {
+    pub process: String,
+    /// Fused score, `-ln p`.
+    pub score: f64,
+    /// `None` when the data carries no label for it (hunting on unlabelled data).
+    pub attack: Option<bool>,
+    pub evidence: Vec<AspectEvidence>,
+}
+
+/// Everything learnt about one host.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostOutcome {
+    pub host: String,
+    /// The views fused.
+    pub aspects: Vec<String>,
+    /// Contexts of the host not fused, and why.
+    pub left_out: Vec<(String, String)>,
+    /// Processes over the fused views, and how many appear in some views only.
+    pub processes: usize,
+    pub partial: usize,
+    pub test_processes: usize,
+    pub test_normals: usize,
+    pub attacks: usize,
+    /// Why the host does not count in the host mean, if it does not.
+    pub not_counted: Option<String>,
+    /// Honest (leave-one-host-out) pick and its AUC here.
+    pub honest: Option<(String, f64)>,
+    /// Honest pick among APT-LLM combinations only.
+    pub honest_apt_llm: Option<(String, f64)>,
+    /// Best key on this host's own labels (the paper's way).
+    pub paper: Option<(String, f64)>,
+    /// Per view: the per-context honest pick's AUC (the best single aspect is the max).
+    pub single_aspect: Vec<(String, f64)>,
+    /// Fused baselines with the honest pick's rule, by detector label.
+    pub baselines: BTreeMap<String, f64>,
+    /// Top test processes under the honest pick, explained across views.
+    pub top: Vec<RankedProcess>,
+}
+
+impl HostOutcome {
+    /// The best single view's honest per-context AUC.
+    pub fn best_single_aspect(&self) -> Option<(String, f64)> {
+        self.single_aspect
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .cloned()
+    }
+}
+
+/// Per-view training statistics for explanations.
+pub struct ViewStats<'a> {
+    pub context: &'a LabeledContext,
+    /// Training processes having each attribute.
+    pub attribute_counts: Vec<usize>,
+    /// Training processes per exact attribute set.
+    pub pattern_counts: HashMap<&'a [u32], usize>,
+    pub training: usize,
+}
+
+impl<'a> ViewStats<'a> {
+    /// Statistics over the rows `is_training` accepts.
+    pub fn new(context: &'a LabeledContext, is_training: impl Fn(usize) -> bool) -> Self {
+        let mut attribute_counts = vec![0; context.context.attributes.len()];
+        let mut pattern_counts: HashMap<&[u32], usize> = HashMap::new();
+        let mut training = 0;
+        for (row, r) in context.context.records.iter().enumerate() {
+            if !is_training(row) {
+                continue;
+            }
+            training += 1;
+            for &a in &r.attributes {
+                attribute_counts[a as usize] += 1;
+            }
+            *pattern_counts.entry(r.attributes.as_slice()).or_default() += 1;
+        }
+        ViewStats {
+            context,
+            attribute_counts,
+            pattern_counts,
+            training,
+        }
+    }
+
+    /// Evidence for the process on `row` with tail probability `p_value`.
+    pub fn evidence(&self, row: usize, p_value: f64, max_attributes: usize) -> AspectEvidence {
+        let r = &self.context.context.records[row];
+        let mut rarest: Vec<(String, usize)> = r
+            .attributes
+            .iter()
+            .map(|&a| {
+                (
+                    self.context.context.attributes[a as usize].clone(),
+                    self.attribute_counts[a as usize],
+                )
+            })
+            .collect();
+        rarest.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        rarest.truncate(max_attributes);
+        AspectEvidence {
+            aspect: self.context.id.aspect.short().to_string(),
+            p_value,
+            identical_in_training: self
+                .pattern_counts
+                .get(r.attributes.as_slice())
+                .copied()
+                .unwrap_or(0),
+            training_processes: self.training,
+            rarest,
+        }
+    }
+}
+
+/// One host's fusable views: the contexts and their outcomes.
+struct HostViews<'a> {
+    index: HostIndex,
+    contexts: Vec<&'a LabeledContext>,
+    outcomes: Vec<&'a ContextOutcome>,
+    left_out: Vec<(String, String)>,
+}
+
+fn host_views<'a>(
+    report: &'a ExperimentReport,
+    contexts: &'a [LabeledContext],
+) -> Vec<HostViews<'a>> {
+    let mut by_host: BTreeMap<String, (Vec<usize>, Vec<(String, String)>)> = BTreeMap::new();
+    for (i, c) in contexts.iter().enumerate() {
+        let e = by_host.entry(c.id.host().to_string()).or_default();
+        let outcome = &report.contexts[i];
+        if c.id.aspect == Aspect::ProcessAll {
+            e.1.push((
+                c.id.to_string(),
+                "ProcessAll joins the other views (the paper's baseline)".into(),
+            ));
+        } else if outcome.scored.is_empty() {
+            e.1.push((
+                c.id.to_string(),
+                outcome
+                    .skipped
+                    .clone()
+                    .unwrap_or_else(|| "not scored".into()),
+            ));
+        } else {
+            e.0.push(i);
+        }
+    }
+    by_host
+        .into_values()
+        .filter_map(|(idx, left_out)| {
+            let ctxs: Vec<&LabeledContext> = idx.iter().map(|&i| &contexts[i]).collect();
+            let index = HostIndex::new(&ctxs).ok()?;
+            Some(HostViews {
+                index,
+                contexts: ctxs,
+                outcomes: idx.iter().map(|&i| &report.contexts[i]).collect(),
+                left_out,
+            })
+        })
+        .collect()
+}
+
+/// Compute the host view of a finished per-context run. `contexts` are the contexts of
+/// the run, in the order of `report.contexts`.
+pub fn host_view(
+    report: &ExperimentReport,
+    contexts: &[LabeledContext],
+    split: &SplitConfig,
+    rules: &[Rule],
+    min_test_normals: usize,
+    explain: usize,
+) -> (Vec<HostOutcome>, Vec<HostRow>) {
+    let per_context_honest: HashMap<String, f64> = crate::report::selections(report)
+        .into_iter()
+        .filter_map(|s| Some((s.context, s.honest?.1)))
+        .collect();
+    let mut outcomes = Vec::new();
+    let mut rows: Vec<HostRow> = Vec::new();
+    // Fused test scores per host and key, kept for explanations of the honest pick.
+    let mut fused: Vec<HashMap<String, Vec<f64>>> = Vec::new();
+    let mut test_of_host: Vec<Vec<usize>> = Vec::new();
+    let views = host_views(report, contexts);
+    for hv in &views {
+        let index = &hv.index;
+        // Host test processes: those the split puts in test (in every view at once).
+        let test: Vec<usize> = (0..index.len())
+            .filter(|&i| split.part_of(&index.processes[i], index.attack[i]) == Part::Test)
+            .collect();
+        let attacks = test.iter().filter(|&&i| index.attack[i]).count();
+        let test_normals = test.len() - attacks;
+        let labels: Vec<bool> = test.iter().map(|&i| index.attack[i]).collect();
+        let aspects: Vec<String> = hv.outcomes.iter().map(|o| o.aspect.clone()).collect();
+        // Per view: process id -> test group.
+        let group_of: Vec<HashMap<&str, usize>> = hv
+            .outcomes
+            .iter()
+            .map(|o| {
+                o.test_processes
+                    .iter()
+                    .map(|(id, g)| (id.as_str(), *g))
+                    .collect()
+            })
+            .collect();
+        // Keys scored and calibrated in every view.
+        let mut keys: Vec<usize> = Vec::new();
+        for (k, sc) in hv.outcomes[0].scored.iter().enumerate() {
+            let everywhere = hv.outcomes.iter().all(|o| {
+                o.scored
+                    .iter()
+                    .any(|s| s.combination == sc.combination && !s.p_values.is_empty())
+            });
+            if everywhere && !sc.p_values.is_empty() {
+                keys.push(k);
+            }
+        }
+        let mut host_fused = HashMap::new();
+        let two_classes = attacks > 0 && test_normals > 0;
+        for (&k, calibration) in keys
+            .iter()
+            .flat_map(|k| Calibration::BOTH.iter().map(move |c| (k, *c)))
+        {
+            let sc0 = &hv.outcomes[0].scored[k];
+            let p_views: Vec<Vec<Option<f64>>> = hv
+                .outcomes
+                .iter()
+                .zip(&group_of)
+                .map(|(o, groups)| {
+                    let sc = o
+                        .scored
+                        .iter()
+                        .find(|s| s.combination == sc0.combination)
+                        .expect("checked above");
+                    test.iter()
+                        .map(|&i| {
+                            groups
+                                .get(index.processes[i].as_str())
+                                .map(|&g| calibration.p_values(sc)[g])
+                        })
+                        .collect()
+                })
+                .collect();
+            for &rule in rules {
+                let f = fuse_processes(&*rule.rule(), &p_views);
+                let scores: Vec<f64> = f.iter().map(|v| v.0).collect();
+                if two_classes {
+                    let s32: Vec<f32> = scores.iter().map(|&v| v as f32).collect();
+                    if let Ok(m) = summarize(&s32, &labels, None) {
+                        rows.push(HostRow {
+                            host: index.host.to_string(),
+                            scenario: index.host.scenario.name().into(),
+                            os: index.host.os().name().into(),
+                            aspects: aspects.join("+"),
+                            encoder: sc0.encoder.clone(),
+                            detector: sc0.detector.clone(),
+                            attention: sc0.attention,
+                            prior: sc0.prior,
+                            fusion: rule.name().into(),
+                            calibration,
+                            apt_llm: sc0.apt_llm,
+                            auc: m.auc,
+                            pr_auc: m.pr_auc,
+                            ndcg: m.ndcg,
+                            test_processes: test.len(),
+                            attacks,
+                            honest: false,
+                        });
+                    }
+                }
+                let key = format!(
+                    "{} ⊕ {}{}",
+                    sc0.combination,
+                    rule.name(),
+                    calibration.suffix()
+                );
+                host_fused.insert(key, scores);
+            }
+        }
+        let not_counted = if aspects.len() < MIN_VIEWS {
+            Some(format!(
+                "{} scored view(s), fewer than {MIN_VIEWS}",
+                aspects.len()
+            ))
+        } else if !two_classes {
+            Some(format!(
+                "{attacks} attacks and {test_normals} normals in test"
+            ))
+        } else if test_normals < min_test_normals {
+            Some(format!(
+                "{test_normals} normal processes in test, fewer than {min_test_normals}"
+            ))
+        } else {
+            None
+        };
+        outcomes.push(HostOutcome {
+            host: index.host.to_string(),
+            single_aspect: hv
+                .outcomes
+                .iter()
+                .filter_map(|o| Some((o.aspect.clone(), *per_context_honest.get(&o.context)?)))
+                .collect(),
+            aspects,
+            left_out: hv.left_out.clone(),
+            processes: index.len(),
+            partial: index.partial(),
+            test_processes: test.len(),
+            test_normals,
+            attacks,
+            not_counted,
+            honest: None,
+            honest_apt_llm: None,
+            paper: None,
+            baselines: BTreeMap::new(),
+            top: Vec::new(),
+        });
+        fused.push(host_fused);
+        test_of_host.push(test);
+    }
+    // Honest selection: leave one counted host out.
+    let counted: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.not_counted.is_none())
+        .map(|o| o.host.as_str())
+        .collect();
+    let mut per_key: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let mut apt_keys = std::collections::HashSet::new();
+    for r in rows.iter().filter(|r| counted.contains(&r.host.as_str())) {
+        per_key
+            .entry(r.key())
+            .or_default()
+            .insert(r.host.clone(), r.auc);
+        if r.apt_llm {
+            apt_keys.insert(r.key());
+        }
+    }
+    let pick = |host: &str, only_apt: bool| -> Option<(String, f64)> {
+        per_key
+            .iter()
+            .filter(|(k, _)| !only_apt || apt_keys.contains(*k))
+            .filter_map(|(k, per)| {
+                let here = *per.get(host)?;
+                let others: Vec<f64> = per
+                    .iter()
+                    .filter(|(h, _)| h.as_str() != host)
+                    .map(|(_, v)| *v)
+                    .collect();
+                if others.is_empty() {
+                    return None;
+                }
+                Some((
+                    k.clone(),
+                    others.iter().sum::<f64>() / others.len() as f64,
+                    here,
+                ))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+            .map(|(k, _, here)| (k, here))
+    };
+    for (h, o) in outcomes.iter_mut().enumerate() {
+        let host_rows: Vec<&HostRow> = rows.iter().filter(|r| r.host == o.host).collect();
+        o.paper = host_rows
+            .iter()
+            .filter(|r| r.apt_llm)
+            .max_by(|a, b| a.auc.total_cmp(&b.auc))
+            .map(|r| (r.key(), r.auc));
+        if o.not_counted.is_some() {
+            continue;
+        }
+        o.honest = pick(&o.host, false);
+        o.honest_apt_llm = pick(&o.host, true);
+        let Some((key, _)) = o.honest.clone() else {
+            continue;
+        };
+        let Some(chosen) = host_rows.iter().find(|r| r.key() == key) else {
+            continue;
+        };
+        let (rule, calibration) = (chosen.fusion.clone(), chosen.calibration);
+        o.baselines = host_rows
+            .iter()
+            .filter(|r| !r.apt_llm && r.fusion == rule && r.calibration == calibration)
+            .map(|r| (detector_label(&r.detector, r.attention, r.prior), r.auc))
+            .collect();
+        // Explain the top test processes of the honest pick across views.
+        if explain == 0 {
+            continue;
+        }
+        let hv = &views[h];
+        let Some(scores) = fused[h].get(&key) else {
+            continue;
+        };
+        let combination = key.split(" ⊕ ").next().unwrap_or("");
+        let calibration = if key.ends_with(Calibration::All.suffix()) {
+            Calibration::All
+        } else {
+            Calibration::Heldout
+        };
+        let stats: Vec<ViewStats<'_>> = hv
+            .contexts
+            .iter()
+            .map(|c| {
+                let flags = &c.labels.flags;
+                ViewStats::new(c, |row| {
+                    split.part_of(&c.context.records[row].id, flags[row]) == Part::Train
+                })
+            })
+            .collect();
+        let test = &test_of_host[h];
+        let mut order: Vec<usize> = (0..test.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        for &t in order.iter().take(explain) {
+            let i = test[t];
+            let evidence = (0..hv.contexts.len())
+                .filter_map(|v| {
+                    let row = hv.index.rows[v][i]?;
+                    let sc = hv.outcomes[v]
+                        .scored
+                        .iter()
+                        .find(|s| s.combination == combination)?;
+                    let g = hv.outcomes[v]
+                        .test_processes
+                        .iter()
+                        .find(|(id, _)| *id == hv.index.processes[i])?
+                        .1;
+                    Some(stats[v].evidence(row, calibration.p_values(sc)[g], 3))
+                })
+                .collect();
+            o.top.push(RankedProcess {
+                process: hv.index.processes[i].clone(),
+                score: scores[t],
+                attack: Some(hv.index.attack[i]),
+                evidence,
+            });
+        }
+    }
+    for r in rows.iter_mut() {
+        if let Some(o) = outcomes.iter().find(|o| o.host == r.host) {
+            r.honest = o.honest.as_ref().is_some_and(|(k, _)| *k == r.key());
+        }
+    }
+    (outcomes, rows)
+}
+
+/// Mean of the honest host picks over counted hosts, with the host count.
+pub fn honest_host_mean(hosts: &[HostOutcome]) -> Option<(f64, usize)> {
+    let v: Vec<f64> = hosts
+        .iter()
+        .filter(|h| h.not_counted.is_none())
+        .filter_map(|h| h.honest.as_ref().map(|x| x.1))
+        .collect();
+    (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64, v.len()))
+}
