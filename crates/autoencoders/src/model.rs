@@ -594,6 +594,9 @@ impl FittedAutoencoder {
     }
 }
 
+/// Most posterior draws a loaded VAE may average when scoring.
+const MAX_SCORE_SAMPLES: usize = 4096;
+
 impl Saved {
     /// Lengths and values a loaded model relies on; the error names the field.
     fn validate(&self) -> std::result::Result<(), String> {
@@ -618,6 +621,14 @@ impl Saved {
                 ));
             }
         }
+        // Each draw is a full forward pass over every row scored: a hostile count would
+        // make scoring run for ever.
+        if self.config.score_samples > MAX_SCORE_SAMPLES {
+            return Err(format!(
+                "field \"config.score_samples\" is {} (at most {MAX_SCORE_SAMPLES})",
+                self.config.score_samples
+            ));
+        }
         if self.threshold.value.is_nan() {
             return Err("field \"threshold.value\" is NaN".into());
         }
@@ -631,19 +642,42 @@ impl Saved {
     }
 }
 
-/// A lower bound on a network's parameter count (its dense layers), `None` on overflow.
+/// A lower bound on a network's parameter count (its dense and attention weight
+/// matrices, as [`Network::new`] builds them), `None` on overflow.
 fn dense_parameters(input: usize, cfg: &AutoencoderConfig) -> Option<u64> {
-    let mut widths: Vec<usize> = vec![input];
-    widths.extend(&cfg.encoder_widths);
-    widths.extend(&cfg.bottleneck_widths);
-    widths.push(cfg.latent);
+    let mul = |a: usize, b: usize| (a as u64).checked_mul(b as u64);
     let mut total = 0u64;
-    for pair in widths.windows(2) {
-        let layer = (pair[0] as u64).checked_mul(pair[1] as u64)?;
-        // The decoder mirrors the encoder.
-        total = total.checked_add(layer.checked_mul(2)?)?;
+    let mut width = input;
+    for &h in &cfg.encoder_widths {
+        total = total.checked_add(mul(width, h)?)?;
+        width = h;
     }
-    Some(total)
+    if cfg.attention {
+        let (tokens, dim) = (cfg.attention_tokens.max(1), cfg.attention_dim);
+        // Token embedding, positions, and the four attention projections.
+        total = total
+            .checked_add(mul(width / tokens, dim)?)?
+            .checked_add(mul(tokens, dim)?)?
+            .checked_add(mul(dim, dim)?.checked_mul(4)?)?;
+        width = tokens.checked_mul(dim)?;
+    }
+    for &h in &cfg.bottleneck_widths {
+        total = total.checked_add(mul(width, h)?)?;
+        width = h;
+    }
+    total = total.checked_add(mul(width, cfg.latent)?)?;
+    // The decoder mirrors the encoder back to the input width.
+    let mut width = cfg.latent;
+    for &h in cfg
+        .bottleneck_widths
+        .iter()
+        .rev()
+        .chain(cfg.encoder_widths.iter().rev())
+    {
+        total = total.checked_add(mul(width, h)?)?;
+        width = h;
+    }
+    total.checked_add(mul(width, input)?)
 }
 
 /// Shapes of a network's tensors in visiting order, and the first non-finite value

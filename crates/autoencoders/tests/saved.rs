@@ -59,6 +59,13 @@ fn the_saved_model_loads_and_scores() {
     let m = FittedAutoencoder::load(&copy(dir.path())).unwrap();
     assert_eq!(m.input_dim(), 8);
     assert_eq!(m.score(Array2::zeros((3, 8)).view()).unwrap().len(), 3);
+    // Weights are stored uncompressed (4 bytes each): the loader's size check (at least
+    // 2 bytes per weight matrix entry) never refuses a real file.
+    let weights = 8 * 6 + 6 * 2 + 2 * 6 + 6 * 8;
+    let size = std::fs::metadata(dir.path().join("ae.json.bpk"))
+        .unwrap()
+        .len();
+    assert!(size >= 4 * weights, "{size} bytes");
 }
 
 #[test]
@@ -138,6 +145,21 @@ fn a_config_too_large_for_its_weights_file() {
         msg.contains("ae.json.bpk") && msg.contains("cannot hold"),
         "{msg}"
     );
+    let p = copy(dir.path());
+    edit(&p, |v| {
+        v["config"]["attention"] = true.into();
+        v["config"]["attention_tokens"] = 1.into();
+        v["config"]["attention_heads"] = 1.into();
+        v["config"]["attention_dim"] = 2_000_000_000usize.into();
+    });
+    let msg = load_err(&p);
+    assert!(msg.contains("cannot hold"), "{msg}");
+    let p = copy(dir.path());
+    edit(&p, |v| {
+        v["config"]["score_samples"] = 1_000_000_000_000u64.into()
+    });
+    let msg = load_err(&p);
+    assert!(msg.contains("config.score_samples"), "{msg}");
     let p = copy(dir.path());
     edit(&p, |v| v["config"]["latent"] = 0.into());
     assert!(load_err(&p).contains("field \"config\""));

@@ -5,7 +5,7 @@ use apt_llm_detect::{DetectError, Detector, Fit, Result, TrainSet, check_rows};
 use linfa::ParamGuard;
 use linfa::traits::Transformer;
 use linfa_clustering::Dbscan as LinfaDbscan;
-use ndarray::{Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -149,9 +149,66 @@ impl FittedDbscan {
     pub fn load(path: &Path) -> Result<Self> {
         load_json(path, "dbscan")
     }
+
+    /// Scores where each row stands for `weights[i]` identical rows (distinct patterns
+    /// with their counts). For the transductive score this is what the authors' DBSCAN
+    /// over every process sees: a row is a core point when the weights within `eps`
+    /// (its own included) reach `min_points`, and noise (1) when no core point lies within
+    /// `eps`. Clustering distinct rows unweighted instead makes dense regions look sparse.
+    /// With unit weights it equals [`Detector::score`]. `CoreDistance` ignores the weights
+    /// (its density comes from training).
+    pub fn score_weighted(
+        &self,
+        x: ArrayView2<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+    ) -> Result<Array1<f32>> {
+        // One lifetime for both views (they feed one `TrainSet`).
+        let (x, weights) = (x.view(), weights.as_ref().map(|w| w.view()));
+        let (DbscanScore::Transductive, Some(w)) = (self.params.score, weights) else {
+            return self.score(x);
+        };
+        check_rows(x, self.dim)?;
+        TrainSet::new(x).with_weights(w).validate()?;
+        let rows: Vec<Vec<f32>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+        let eps2 = self.params.eps * self.params.eps;
+        let min = self.params.min_points as f64;
+        let is_core: Vec<bool> = (0..rows.len())
+            .into_par_iter()
+            .map(|i| {
+                let mut n = 0.0f64;
+                for (j, r) in rows.iter().enumerate() {
+                    if sq_dist(&rows[i], r) <= eps2 {
+                        n += w[j] as f64;
+                        if n >= min {
+                            return true;
+                        }
+                    }
+                }
+                false
+            })
+            .collect();
+        Ok((0..rows.len())
+            .into_par_iter()
+            .map(|i| {
+                let reached = rows
+                    .iter()
+                    .enumerate()
+                    .any(|(j, r)| is_core[j] && sq_dist(&rows[i], r) <= eps2);
+                if reached { 0.0 } else { 1.0 }
+            })
+            .collect::<Vec<f32>>()
+            .into())
+    }
 }
 
 impl Detector for FittedDbscan {
+    fn score_weighted(
+        &self,
+        x: ArrayView2<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+    ) -> Result<Array1<f32>> {
+        FittedDbscan::score_weighted(self, x, weights)
+    }
     fn name(&self) -> String {
         Fit::name(&self.params)
     }

@@ -9,8 +9,10 @@
 //! 3. Candidates: closed itemsets of two or more items with support ≥ the minimum, mined
 //!    depth first (LCM's prefix-preserving closure extension) over classes of columns
 //!    that occur in exactly the same rows, then sorted in the standard candidate order
-//!    (support desc, length desc, lexicographic). When more than `max_candidates` exist,
-//!    the minimum support doubles until they fit, and the report says so.
+//!    (support desc, length desc, lexicographic). At most `max_candidates` are kept, the
+//!    most supported (top-k mining: the support floor rises as the search goes); should
+//!    the search visit more than 100 million row entries, the minimum support doubles and
+//!    it starts again. The report says what was cut.
 //! 4. Greedy cover in the standard cover order (length desc, support desc,
 //!    lexicographic; singletons last), code lengths −log₂(usage / Σ usage); a candidate
 //!    stays when L(CT) + L(D | CT) shrinks, and after each acceptance the elements whose
@@ -28,8 +30,8 @@ use std::collections::HashMap;
 pub struct MiningReport {
     /// The minimum (weighted) support asked for.
     pub min_support: f64,
-    /// The minimum support the candidates were finally mined at (higher than asked when
-    /// the candidate budget was exceeded).
+    /// Every closed itemset with at least this support is a candidate: `min_support`
+    /// unless something was cut, else the least support among the candidates kept.
     pub effective_min_support: f64,
     /// Closed itemsets of two or more items handed to Krimp.
     pub candidates: usize,
@@ -37,7 +39,8 @@ pub struct MiningReport {
     pub accepted: usize,
     /// Code table elements removed by pruning.
     pub pruned: usize,
-    /// True when the budget forced a higher minimum support than asked.
+    /// True when closed itemsets of support ≥ `min_support` were left out (the candidate
+    /// budget kept the most supported, or the work budget raised the minimum support).
     pub truncated: bool,
     /// Distinct training rows Krimp saw.
     pub distinct_rows: usize,
@@ -194,28 +197,42 @@ fn mine_with_budget(
 ) -> (Vec<Candidate>, f64, bool) {
     let total: f64 = w.iter().sum();
     let mut minsup = cfg.min_support.max(f64::MIN_POSITIVE);
-    let mut truncated = false;
+    let mut out_of_work = false;
     loop {
-        if let Some(c) = mine_closed(db, w, m, minsup, cfg.max_candidates) {
-            return (c, minsup, truncated);
+        let mined = mine_closed(db, w, m, minsup, cfg.max_candidates);
+        if let Ok((c, floor)) = mined {
+            let cut = floor.is_some() || out_of_work;
+            let effective = match floor {
+                // Every closed set above the floor is kept: the least supported kept one
+                // is the support they were effectively mined at.
+                Some(f) => c.iter().map(|c| c.support).reduce(f64::min).unwrap_or(f),
+                None => minsup,
+            };
+            return (c, effective, cut);
         }
-        truncated = true;
+        out_of_work = true;
         if minsup > total {
-            return (Vec::new(), minsup, truncated);
+            return (Vec::new(), minsup, true);
         }
-        minsup *= 2.0;
+        // Nothing at or below the floor reached so far can make the top `budget`.
+        let floor = mined.err().flatten().unwrap_or(0.0);
+        minsup = (minsup * 2.0).max(floor);
     }
 }
 
-/// Closed itemsets (≥ 2 items, support ≥ `minsup`) with the rows that contain them, or
-/// `None` as soon as there are more than `budget`.
+/// The most supported closed itemsets (≥ 2 items, support ≥ `minsup`), at most `budget`
+/// of them, with the rows that contain them, and the support floor they were cut above
+/// (`None` when nothing was cut). Mining is top-k: once more than `budget` are found,
+/// the floor rises to the `budget`-th support (ties at the floor all go) and prunes the
+/// rest of the search. When the work budget is spent first: `Err` with the floor reached.
+#[allow(clippy::type_complexity)]
 fn mine_closed(
     db: &[Vec<u32>],
     w: &[f64],
     m: usize,
     minsup: f64,
     budget: usize,
-) -> Option<Vec<Candidate>> {
+) -> Result<(Vec<Candidate>, Option<f64>), Option<f64>> {
     // Columns that occur in exactly the same rows form one class: every closed set holds
     // all of a class or none of it, so mining over classes loses nothing and is fast on
     // wide rows (a netflow row's many unique ports are one class).
@@ -252,19 +269,33 @@ fn mine_closed(
         members: &members,
         minsup,
         budget,
+        floor: None,
+        work: MAX_WORK,
         out: Vec::new(),
         count: vec![0u32; nc],
         occ: vec![Vec::new(); nc],
     };
     let all: Vec<u32> = (0..db.len() as u32).collect();
     if all.iter().map(|&r| w[r as usize]).sum::<f64>() < minsup {
-        return Some(Vec::new());
+        return Ok((Vec::new(), None));
     }
-    let root = miner.closure(&all);
-    miner.emit(&root, &all)?;
-    miner.extend(&root, &all, None)?;
-    Some(miner.out)
+    let done = miner
+        .closure(&all)
+        .and_then(|root| {
+            miner.emit(&root, &all);
+            miner.extend(&root, &all, None)
+        })
+        .is_some();
+    if !done {
+        return Err(miner.floor);
+    }
+    miner.compact();
+    Ok((miner.out, miner.floor))
 }
+
+/// Row entries a mining attempt may visit before it gives up (about a second): bounds the
+/// time on wide, dense rows where most extensions fail the prefix test and produce nothing.
+const MAX_WORK: u64 = 100_000_000;
 
 struct Miner<'a> {
     crow: &'a [Vec<u32>],
@@ -272,14 +303,26 @@ struct Miner<'a> {
     members: &'a [Vec<u32>],
     minsup: f64,
     budget: usize,
+    /// Candidates must have support above this once the budget has been exceeded.
+    floor: Option<f64>,
+    /// Row entries this attempt may still visit.
+    work: u64,
     out: Vec<Candidate>,
     count: Vec<u32>,
     occ: Vec<Vec<u32>>,
 }
 
 impl Miner<'_> {
+    /// Charge `n` row entries against the work budget; `None` once it is spent.
+    fn charge(&mut self, n: usize) -> Option<()> {
+        self.work = self.work.checked_sub(n as u64)?;
+        Some(())
+    }
+
     /// Classes present in every row of `t` (ascending).
-    fn closure(&mut self, t: &[u32]) -> Vec<u32> {
+    fn closure(&mut self, t: &[u32]) -> Option<Vec<u32>> {
+        let n: usize = t.iter().map(|&r| self.crow[r as usize].len()).sum();
+        self.charge(2 * n)?;
         for &r in t {
             for &c in &self.crow[r as usize] {
                 self.count[c as usize] += 1;
@@ -296,19 +339,16 @@ impl Miner<'_> {
                 self.count[c as usize] = 0;
             }
         }
-        q
+        Some(q)
     }
 
-    fn emit(&mut self, p: &[u32], t: &[u32]) -> Option<()> {
+    fn emit(&mut self, p: &[u32], t: &[u32]) {
         let mut items: Vec<u32> = p
             .iter()
             .flat_map(|&c| self.members[c as usize].iter().copied())
             .collect();
         if items.len() < 2 {
-            return Some(());
-        }
-        if self.out.len() >= self.budget {
-            return None;
+            return;
         }
         items.sort_unstable();
         let support = t.iter().map(|&r| self.w[r as usize]).sum();
@@ -317,13 +357,34 @@ impl Miner<'_> {
             support,
             rows: t.to_vec(),
         });
-        Some(())
+        if self.out.len() >= 2 * self.budget.max(1) {
+            self.compact();
+        }
+    }
+
+    /// Keep the `budget` most supported candidates (fewer when ties straddle the cut) and
+    /// raise the floor to the first support dropped.
+    fn compact(&mut self) {
+        if self.out.len() <= self.budget {
+            return;
+        }
+        let mut s: Vec<f64> = self.out.iter().map(|c| c.support).collect();
+        s.sort_by(|a, b| b.total_cmp(a));
+        let cut = s[self.budget];
+        self.floor = Some(self.floor.map_or(cut, |f| f.max(cut)));
+        self.out.retain(|c| c.support > cut);
+    }
+
+    fn frequent(&self, support: f64) -> bool {
+        support >= self.minsup && self.floor.is_none_or(|f| support > f)
     }
 
     /// Prefix-preserving closure extensions of the closed set `p` (rows `t`) by classes
     /// after `core`.
     fn extend(&mut self, p: &[u32], t: &[u32], core: Option<u32>) -> Option<()> {
         let mut exts: Vec<u32> = Vec::new();
+        let n: usize = t.iter().map(|&r| self.crow[r as usize].len()).sum();
+        self.charge(n)?;
         for &r in t {
             for &c in &self.crow[r as usize] {
                 if core.is_some_and(|k| c <= k) || p.binary_search(&c).is_ok() {
@@ -342,17 +403,17 @@ impl Miner<'_> {
             .collect();
         for (c, t2) in lists {
             let s: f64 = t2.iter().map(|&r| self.w[r as usize]).sum();
-            if s < self.minsup {
+            if !self.frequent(s) {
                 continue;
             }
-            let q = self.closure(&t2);
+            let q = self.closure(&t2)?;
             // Prefix preserved: no class before `c` joins the set.
             let before_q = q.iter().take_while(|&&x| x < c);
             let before_p = p.iter().take_while(|&&x| x < c);
             if !before_q.eq(before_p) {
                 continue;
             }
-            self.emit(&q, &t2)?;
+            self.emit(&q, &t2);
             self.extend(&q, &t2, Some(c))?;
         }
         Some(())

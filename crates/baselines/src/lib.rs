@@ -1,7 +1,8 @@
 //! # apt-llm-baselines
 //!
-//! The three classical detectors APT-LLM is judged against, behind the same
-//! [`apt_llm_detect::Fit`] / [`apt_llm_detect::Detector`] seam as the autoencoders:
+//! The detectors APT-LLM is judged against, behind the same
+//! [`apt_llm_detect::Fit`] / [`apt_llm_detect::Detector`] seam as the autoencoders. Three
+//! classical ones read embeddings:
 //!
 //! - [`OneClassSvm`]: linfa-svm's ν-one-class SVM with an RBF kernel (ν = 0.1,
 //!   γ = 1/n_features by default); the score is the signed decision value, flipped so that
@@ -16,6 +17,32 @@
 //!   takes runtime dimensions and a seed: ψ = 256 sub-samples, 100 trees, height limit
 //!   ⌈log₂ ψ⌉, path lengths with the c(n) correction, score 2^(−E[h]/c(ψ)). Seeded and
 //!   parallel over trees.
+//!
+//! Two read the context's binary attribute rows instead
+//! ([`apt_llm_detect::Representation::Attributes`]), the field's own unsupervised
+//! baselines on these data (Berrada et al., FGCS 2020):
+//!
+//! - [`Avf`]: attribute value frequency, minus the mean training frequency of a row's
+//!   values.
+//! - [`Oc3`]: a row's encoded length under a Krimp code table of the training rows
+//!   (Vreeken, van Leeuwen & Siebes 2011). The table matches the reference `krimp` binary
+//!   of the ADAPT code (`tests/krimp_parity.rs`); candidate mining is bounded and the
+//!   fitted model reports any cut ([`MiningReport`]); [`Oc3::transductive`] fits on the
+//!   scored rows as the paper did.
+//!
+//! ```
+//! use apt_llm_baselines::Oc3;
+//! use apt_llm_detect::{Detector, Fit, TrainSet};
+//! use ndarray::array;
+//!
+//! // Distinct attribute patterns and how many processes share each.
+//! let normal = array![[1.0f32, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 1.0]];
+//! let counts = array![50.0f32, 20.0, 5.0];
+//! let oc3 = Oc3::default().fit(&TrainSet::new(normal.view()).with_weights(counts.view()))?;
+//! let s = oc3.score(array![[1.0f32, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0]].view())?;
+//! assert!(s[1] > s[0]); // an unseen combination takes more bits
+//! # Ok::<(), apt_llm_detect::DetectError>(())
+//! ```
 //!
 //! ```
 //! use apt_llm_baselines::IsolationForest;

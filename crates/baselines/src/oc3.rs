@@ -25,8 +25,8 @@ pub struct Oc3 {
     /// Minimum weighted support of a candidate itemset (the reference mines every closed
     /// itemset of support ≥ 1).
     pub min_support: f64,
-    /// At most this many candidates; above it the minimum support doubles until they fit
-    /// ([`MiningReport::truncated`]).
+    /// At most this many candidates, the most supported (top-k mining); what was cut is
+    /// in [`FittedOc3::mining`].
     pub max_candidates: usize,
     /// Fit on the rows being scored instead (the FGCS paper's setting): `fit` keeps only
     /// the width, `score` builds the code table of the rows it is given (each row once;
@@ -73,7 +73,7 @@ impl Oc3 {
     }
     fn build(&self, x: ArrayView2<'_, f32>, w: &[f64]) -> FittedOc3 {
         let dim = x.ncols();
-        let mut rows: Vec<Vec<u32>> = x.rows().into_iter().map(|r| present(r)).collect();
+        let mut rows: Vec<Vec<u32>> = x.rows().into_iter().map(present).collect();
         let mut w = w.to_vec();
         if self.all_items_row {
             rows.push((0..dim as u32).collect());
@@ -266,11 +266,13 @@ impl FittedOc3 {
 
     /// Scores, and for a transductive model the weights (counts) of the rows it builds its
     /// code table from; an inductive model ignores `weights`.
-    pub fn score_weighted<'a>(
+    pub fn score_weighted(
         &self,
-        x: ArrayView2<'a, f32>,
-        weights: Option<ArrayView1<'a, f32>>,
+        x: ArrayView2<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
     ) -> Result<Array1<f32>> {
+        // One lifetime for both views (they feed one `TrainSet`).
+        let (x, weights) = (x.view(), weights.as_ref().map(|w| w.view()));
         check_rows(x, self.dim)?;
         if self.params.transductive {
             if x.nrows() == 0 {
@@ -321,6 +323,13 @@ impl Costs {
 }
 
 impl Detector for FittedOc3 {
+    fn score_weighted(
+        &self,
+        x: ArrayView2<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+    ) -> Result<Array1<f32>> {
+        FittedOc3::score_weighted(self, x, weights)
+    }
     fn name(&self) -> String {
         Fit::name(&self.params)
     }

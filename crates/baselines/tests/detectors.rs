@@ -287,3 +287,41 @@ fn real_context_bovia_cadets_process_event() {
     let auc = auc_of(&svm, &test_x, &test_l);
     assert!(auc > 0.5, "OC-SVM AUC {auc}");
 }
+
+#[test]
+fn weighted_transductive_dbscan_counts_identical_rows() {
+    let (_, test, _) = blobs(4, 3);
+    let model = Dbscan {
+        eps: 0.8,
+        ..Dbscan::transductive()
+    }
+    .fit(&TrainSet::new(test.view()))
+    .unwrap();
+    // Unit weights: linfa's DBSCAN exactly.
+    let ones = Array1::<f32>::ones(test.nrows());
+    assert_eq!(
+        model
+            .score_weighted(test.view(), Some(ones.view()))
+            .unwrap(),
+        model.score(test.view()).unwrap()
+    );
+    // Counts equal repetition: repeat some rows, score the repeated set with linfa, and
+    // compare each distinct row's label with the weighted run.
+    let counts: Vec<usize> = (0..test.nrows()).map(|i| 1 + (i % 4) * (i % 3)).collect();
+    let rep_rows: Vec<_> = counts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &c)| std::iter::repeat_n(test.row(i).insert_axis(Axis(0)), c))
+        .collect();
+    let rep = concatenate(Axis(0), &rep_rows).unwrap();
+    let rep_scores = model.score(rep.view()).unwrap();
+    let w = Array1::from_iter(counts.iter().map(|&c| c as f32));
+    let weighted = model.score_weighted(test.view(), Some(w.view())).unwrap();
+    let mut k = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        assert_eq!(weighted[i], rep_scores[k], "row {i}");
+        k += c;
+    }
+    // Denser by counting: no more noise than the unweighted run of the distinct rows.
+    assert!(weighted.sum() <= model.score(test.view()).unwrap().sum());
+}

@@ -2,7 +2,9 @@
 
 use crate::BoxError;
 use apt_llm::autoencoders::FittedAutoencoder;
-use apt_llm::baselines::{FittedDbscan, FittedIsolationForest, FittedOneClassSvm};
+use apt_llm::baselines::{
+    FittedAvf, FittedDbscan, FittedIsolationForest, FittedOc3, FittedOneClassSvm,
+};
 use apt_llm::detect::{Detector, FittedRarity, FrequencyPrior, saved_kind};
 use apt_llm::embed::{
     EncoderOptions, SentenceEncoder, TransformerEncoder, cache_dir, resolve_model,
@@ -67,7 +69,8 @@ pub struct EvaluateArgs {
     /// Contexts with fewer normal test processes are reported, not scored.
     #[arg(long, default_value_t = 10)]
     min_test_normals: usize,
-    /// Context for the per-context figures (default: the largest scored one).
+    /// Context for the per-context figures (default: the scored one whose combinations
+    /// disagree most, i.e. the widest spread of AUCs).
     #[arg(long)]
     figure_context: Option<String>,
     /// Do not cache embeddings on disk.
@@ -315,6 +318,8 @@ fn load_detector(path: &std::path::Path) -> apt_llm::detect::Result<Box<dyn Dete
         "ocsvm" => Box::new(FittedOneClassSvm::load(path)?),
         "dbscan" => Box::new(FittedDbscan::load(path)?),
         "iforest" => Box::new(FittedIsolationForest::load(path)?),
+        "avf" => Box::new(FittedAvf::load(path)?),
+        "oc3" => Box::new(FittedOc3::load(path)?),
         _ => Box::new(FittedAutoencoder::load(path)?),
     })
 }
@@ -334,6 +339,12 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         .ok_or("no data root: pass --data or set APT_LLM_DATA")?;
     let id: ContextId = a.context.parse()?;
     let ctx = Catalog::discover(&root)?.load(&id)?;
+    let warnings = pipeline
+        .check(&id, &ctx.context.attributes, encoder.identity())
+        .map_err(|e| format!("{}: {e}", a.model.display()))?;
+    for w in warnings {
+        eprintln!("warning: {}: {w}", a.model.display());
+    }
     let tx = Textualizer::new(pipeline.template.clone(), &ctx.context);
     let patterns = Patterns::from_context(&ctx.context);
     let sentences: Vec<String> = patterns

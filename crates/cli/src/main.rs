@@ -305,6 +305,18 @@ fn embed(
     windows: bool,
     backend: &str,
 ) -> Result<(), BoxError> {
+    // Check the output location before any work: a directory, or a folder that does not
+    // exist, would otherwise fail only after the whole encoding.
+    if out.is_dir() {
+        return Err(format!("--out {}: is a directory, expected a file", out.display()).into());
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(format!("--out {}: no directory {}", out.display(), parent.display()).into());
+    }
     // Any line ending (LF, CRLF, CR); blank or non-UTF-8 lines are errors naming the line.
     let text = read_sentence_file(input)?;
     let lines: Vec<&str> = text.iter().map(String::as_str).collect();

@@ -346,6 +346,56 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
         ])
         .arg(&data));
     assert!(p50.contains("50th percentile"), "{p50}");
+
+    // A saved model refuses what it was not fitted for, naming both sides.
+    let refuse = |pipeline: &std::path::Path, context: &str| -> String {
+        let out = apt_llm()
+            .arg("score")
+            .arg("--model")
+            .arg(pipeline)
+            .args(["--context", context, "--data"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{context} was scored");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = refuse(&pipeline, "bovia/clearscope/PX");
+    assert!(
+        e.contains("bovia/clearscope/PE (PE)") && e.contains("(PX)"),
+        "{e}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pipeline).unwrap()).unwrap();
+    let write = |name: &str, v: &serde_json::Value| -> std::path::PathBuf {
+        let p = models.join(name);
+        std::fs::write(&p, serde_json::to_string(v).unwrap()).unwrap();
+        p
+    };
+    let mut schema = doc.clone();
+    schema["attributes"][0] = serde_json::Value::String("EVENT_SOMETHING_ELSE".into());
+    let e = refuse(
+        &write("schema.pipeline.json", &schema),
+        "bovia/clearscope/PE",
+    );
+    assert!(
+        e.contains("attribute schema differs") && e.contains("column 1"),
+        "{e}"
+    );
+    let mut encoder = doc.clone();
+    encoder["encoder_identity"]["fingerprint"] = serde_json::Value::String("0000".into());
+    let e = refuse(
+        &write("encoder.pipeline.json", &encoder),
+        "bovia/clearscope/PE",
+    );
+    assert!(e.contains("encoder differs") && e.contains("0000"), "{e}");
+    let mut old = doc.clone();
+    old.as_object_mut().unwrap().remove("format");
+    let e = refuse(&write("old.pipeline.json", &old), "bovia/clearscope/PE");
+    assert!(
+        e.contains("pipeline format 1") && e.contains("older"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -230,6 +230,19 @@ pub trait Detector: Send + Sync {
     fn input_dim(&self) -> usize;
     /// Continuous anomaly score per row.
     fn score(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>>;
+    /// Scores of rows that each stand for `weights` processes (distinct patterns with
+    /// their counts). Inductive detectors ignore the weights: a row's score does not
+    /// depend on the other rows scored. Transductive ones (DBSCAN as the authors ran it,
+    /// transductive OC3) cluster or compress the rows they score, and take the weights as
+    /// those rows' counts. Default: [`Detector::score`].
+    fn score_weighted(
+        &self,
+        x: ArrayView2<'_, f32>,
+        weights: Option<ArrayView1<'_, f32>>,
+    ) -> Result<Array1<f32>> {
+        let _ = weights;
+        self.score(x)
+    }
     /// Per-epoch (train, validation) losses, for detectors trained by gradient descent.
     fn loss_history(&self) -> Option<&[(f32, Option<f32>)]> {
         None

@@ -383,6 +383,27 @@ impl TransformerEncoder {
     /// Last hidden states of one tokenised input `[tokens, hidden]`, and the pooler output
     /// where the checkpoint has a pooler (BERT, ALBERT). For parity tests and inspection.
     pub fn hidden_states(&self, ids: &[u32]) -> Result<(Array2<f32>, Option<Vec<f32>>)> {
+        // Caller-made ids: an id past the embedding table, or more ids than positions,
+        // would panic inside the network.
+        let limit = self.config.max_tokens();
+        if ids.is_empty() || ids.len() > limit {
+            return Err(EmbedError::InvalidOption {
+                name: "ids",
+                reason: format!("{} token ids; between 1 and {limit} are needed", ids.len()),
+            });
+        }
+        if let Some(&id) = ids
+            .iter()
+            .find(|&&id| id as usize >= self.config.vocab_size)
+        {
+            return Err(EmbedError::InvalidOption {
+                name: "ids",
+                reason: format!(
+                    "token id {id} is not below vocab_size {}",
+                    self.config.vocab_size
+                ),
+            });
+        }
         let (t, mask, _, l) = self.tensors(&[ids]);
         let h = self.forward(t, &mask);
         let dim = self.config.hidden_size;

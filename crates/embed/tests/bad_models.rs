@@ -269,6 +269,22 @@ fn sentence_file_errors_name_the_file_and_a_1_based_line() {
 }
 
 #[test]
+fn hidden_states_refuse_ids_the_model_cannot_embed() {
+    let Some((_t, dir)) = copy_fixture("tiny-bert") else {
+        return;
+    };
+    let enc = load(&dir).unwrap();
+    for ids in [vec![101, 30522, 102], vec![], vec![101; 513]] {
+        let e = enc.hidden_states(&ids).unwrap_err();
+        assert!(
+            matches!(e, EmbedError::InvalidOption { name: "ids", .. }),
+            "{e}"
+        );
+    }
+    assert!(enc.hidden_states(&[101, 30521, 102]).is_ok());
+}
+
+#[test]
 fn empty_sentence_is_counted_from_one() {
     let e = EmbedError::EmptySentence { index: 0 };
     assert_eq!(e.to_string(), "sentence 1 (counting from 1) is empty");

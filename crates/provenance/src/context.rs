@@ -98,7 +98,7 @@ impl Context {
             .from_reader(reader);
         let mut record = csv::ByteRecord::new();
         let line_of =
-            |pos: Option<&csv::Position>| pos.map_or(0, |p| breaks.borrow().line_at(p.byte()));
+            |pos: Option<&csv::Position>| pos.map_or(0, |p| breaks.borrow_mut().line_at(p.byte()));
         let csv_err = |e: csv::Error| {
             let line = line_of(e.position());
             let message = e.to_string();

@@ -63,7 +63,7 @@ impl GroundTruth {
             .from_reader(reader);
         let mut rec = csv::ByteRecord::new();
         let line_of =
-            |pos: Option<&csv::Position>| pos.map_or(0, |p| breaks.borrow().line_at(p.byte()));
+            |pos: Option<&csv::Position>| pos.map_or(0, |p| breaks.borrow_mut().line_at(p.byte()));
         let err = |e: csv::Error| {
             let line = line_of(e.position());
             let message = e.to_string();

@@ -124,12 +124,15 @@ impl HostIndex {
             }
             aspects.push(c.id.aspect);
         }
-        // id -> (label, first view that labelled it)
-        let mut ids: BTreeMap<&str, (bool, usize)> = BTreeMap::new();
+        // Ids match case-insensitively (UUIDs; the loader does the same). The host keeps
+        // the spelling of the first view that names a process.
+        // lowercased id -> (label, first view that labelled it, spelling)
+        let mut ids: BTreeMap<String, (bool, usize, &str)> = BTreeMap::new();
         for (v, c) in contexts.iter().enumerate() {
-            let mut seen: HashMap<&str, usize> = HashMap::with_capacity(c.context.len());
+            let mut seen: HashMap<String, usize> = HashMap::with_capacity(c.context.len());
             for (row, r) in c.context.records.iter().enumerate() {
-                if let Some(first_row) = seen.insert(r.id.as_str(), row) {
+                let key = r.id.to_ascii_lowercase();
+                if let Some(first_row) = seen.insert(key.clone(), row) {
                     return Err(ProvenanceError::InvalidParameter(format!(
                         "{}: process id {:?} on rows {} and {}",
                         c.id,
@@ -139,7 +142,7 @@ impl HostIndex {
                     )));
                 }
                 let attack = c.labels.flags[row];
-                let e = ids.entry(r.id.as_str()).or_insert((attack, v));
+                let e = ids.entry(key).or_insert((attack, v, r.id.as_str()));
                 if e.0 != attack {
                     return Err(ProvenanceError::InvalidParameter(format!(
                         "process {:?} is labelled {} in {} but {} in {}",
@@ -152,15 +155,19 @@ impl HostIndex {
                 }
             }
         }
-        let processes: Vec<String> = ids.keys().map(|s| s.to_string()).collect();
+        let processes: Vec<String> = ids.values().map(|v| v.2.to_string()).collect();
         let attack: Vec<bool> = ids.values().map(|v| v.0).collect();
-        let position: HashMap<&str, usize> = ids.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+        let position: HashMap<&str, usize> = ids
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
+            .collect();
         let rows = contexts
             .iter()
             .map(|c| {
                 let mut col = vec![None; processes.len()];
                 for (row, r) in c.context.records.iter().enumerate() {
-                    col[position[r.id.as_str()]] = Some(row);
+                    col[position[r.id.to_ascii_lowercase().as_str()]] = Some(row);
                 }
                 col
             })
@@ -248,6 +255,17 @@ mod tests {
         assert_eq!(h.rows[1], [Some(1), None, Some(0)]);
         assert_eq!(h.views_per_process(), [2, 1, 1]);
         assert_eq!(h.partial(), 2);
+    }
+
+    #[test]
+    fn ids_match_across_case() {
+        let pe = ctx(Aspect::ProcessEvent, &[("ABC-1", true)]);
+        let pp = ctx(Aspect::ProcessParent, &[("abc-1", true)]);
+        let h = HostIndex::new(&[&pe, &pp]).unwrap();
+        assert_eq!(h.processes, ["ABC-1"]);
+        assert_eq!(h.partial(), 0);
+        let s = crate::SplitConfig::default();
+        assert_eq!(s.part_of("ABC-1", false), s.part_of("abc-1", false));
     }
 
     #[test]

@@ -7,13 +7,20 @@
 //! 1-based line.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::rc::Rc;
 
 /// Byte offsets of the line breaks seen so far (a CRLF pair is one break, at its CR).
+///
+/// Queries come in increasing order (record after record), so breaks before the last
+/// query are only counted, not kept: memory stays bounded by the reader's read-ahead.
 #[derive(Debug, Default)]
 pub(crate) struct LineBreaks {
-    breaks: Vec<u64>,
+    /// Breaks at or after the last queried offset.
+    pending: VecDeque<u64>,
+    /// Breaks before the last queried offset.
+    passed: u64,
     /// Bytes seen so far.
     seen: u64,
     /// The last byte seen was a CR (a following LF belongs to the same break).
@@ -25,8 +32,8 @@ impl LineBreaks {
         for (i, &b) in bytes.iter().enumerate() {
             let at = self.seen + i as u64;
             match b {
-                b'\r' => self.breaks.push(at),
-                b'\n' if !self.after_cr => self.breaks.push(at),
+                b'\r' => self.pending.push_back(at),
+                b'\n' if !self.after_cr => self.pending.push_back(at),
                 _ => {}
             }
             self.after_cr = b == b'\r';
@@ -34,9 +41,14 @@ impl LineBreaks {
         self.seen += bytes.len() as u64;
     }
 
-    /// The 1-based line holding byte `offset`.
-    pub(crate) fn line_at(&self, offset: u64) -> u64 {
-        1 + self.breaks.partition_point(|&b| b < offset) as u64
+    /// The 1-based line holding byte `offset` (offsets must not decrease between calls;
+    /// an earlier one gets the line of the latest).
+    pub(crate) fn line_at(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|&b| b < offset) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        1 + self.passed
     }
 }
 

@@ -163,8 +163,9 @@ impl SplitConfig {
 /// (not `std`'s hasher, whose output may change between Rust releases).
 fn unit_hash(id: &str, seed: u64) -> f64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    // Process ids are UUIDs, which match case-insensitively (as the loader does).
     for &b in id.as_bytes() {
-        h ^= b as u64;
+        h ^= b.to_ascii_lowercase() as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     let mut z = h ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);

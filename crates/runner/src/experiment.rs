@@ -808,7 +808,11 @@ fn run_context(
                 } else {
                     fitted.clone()
                 };
-                let scores = model.score(input.test_x.view())?.to_vec();
+                // Transductive detectors take the test rows' process counts.
+                let test_w = Array1::from(groups.weight.clone());
+                let scores = model
+                    .score_weighted(input.test_x.view(), Some(test_w.view()))?
+                    .to_vec();
                 let (nx, nw) = input.normal_rows();
                 let normal_scores = model.score(nx.view())?.to_vec();
                 let threshold = Threshold::from_scores(&normal_scores, nw.as_slice(), 95.0)
@@ -890,7 +894,15 @@ fn run_context(
         }
     }
     if let (Some(b), Some(dir)) = (&best, &cfg.save_models) {
-        save_pipeline(cfg, id, dir, b, &outcome.scored[b.scored], encoders)?;
+        save_pipeline(
+            cfg,
+            id,
+            dir,
+            b,
+            &outcome.scored[b.scored],
+            encoders,
+            &ctx.context.attributes,
+        )?;
     }
     // Explain the top flagged processes of the best autoencoder.
     if let Some(b) = best
@@ -930,6 +942,7 @@ fn save_pipeline(
     best: &BestAutoencoder,
     scored: &ScoredCombination,
     encoders: &[Loaded],
+    attributes: &[String],
 ) -> Result<()> {
     let stem = id.to_string().replace('/', "_");
     let model_path = dir.join(format!("{stem}.model.json"));
@@ -947,6 +960,11 @@ fn save_pipeline(
         trained_on: id.to_string(),
         normal_scores: scored.normal_scores.0.clone(),
         normal_weights: scored.normal_scores.1.clone(),
+        format: PIPELINE_FORMAT,
+        aspect: Some(id.aspect.short().to_string()),
+        attributes: attributes.to_vec(),
+        encoder_identity: Some(encoders[best.encoder].encoder.identity().clone()),
+        auc: Some(best.auc),
     };
     let p = dir.join(format!("{stem}.pipeline.json"));
     let text = serde_json::to_string_pretty(&pipeline).map_err(|e| RunnerError::Io {
@@ -978,6 +996,109 @@ pub struct Pipeline {
     pub normal_scores: Vec<f32>,
     #[serde(default)]
     pub normal_weights: Vec<f32>,
+    /// Layout version of this file ([`PIPELINE_FORMAT`]; files without one are 1).
+    #[serde(default = "format_one")]
+    pub format: u32,
+    /// The aspect (`PE`, ...) and attribute schema (names, in column order) it was fitted
+    /// on: scoring another aspect or another schema is refused.
+    #[serde(default)]
+    pub aspect: Option<String>,
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    /// The encoder exactly (family, backend, weight fingerprint, pooling, ...).
+    #[serde(default)]
+    pub encoder_identity: Option<apt_llm_embed::ModelIdentity>,
+    /// Test ROC-AUC of this combination when it was fitted.
+    #[serde(default)]
+    pub auc: Option<f64>,
+}
+
+/// The pipeline layout this build writes and reads.
+pub const PIPELINE_FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
+impl Pipeline {
+    /// Check that this pipeline may score `context` with `encoder`: same format, aspect,
+    /// attribute schema and encoder. Returns warnings (a model that ranked worse than
+    /// chance when it was fitted); a mismatch is an error naming both sides.
+    pub fn check(
+        &self,
+        context: &ContextId,
+        attributes: &[String],
+        encoder: &apt_llm_embed::ModelIdentity,
+    ) -> std::result::Result<Vec<String>, String> {
+        if self.format != PIPELINE_FORMAT {
+            return Err(format!(
+                "pipeline format {} (this build reads {PIPELINE_FORMAT}): {}; fit it again with `apt-llm evaluate --save-models`",
+                self.format,
+                if self.format < PIPELINE_FORMAT {
+                    "written by an older apt-llm, it records neither the aspect nor the attribute schema nor the encoder it was fitted with"
+                } else {
+                    "written by a newer apt-llm"
+                }
+            ));
+        }
+        let aspect = context.aspect.short();
+        if self.aspect.as_deref() != Some(aspect) {
+            return Err(format!(
+                "fitted on {} ({}), asked to score {context} ({aspect}): another aspect has other attributes",
+                self.trained_on,
+                self.aspect.as_deref().unwrap_or("?")
+            ));
+        }
+        if self.attributes != attributes {
+            let first = self
+                .attributes
+                .iter()
+                .zip(attributes)
+                .position(|(a, b)| a != b)
+                .unwrap_or(self.attributes.len().min(attributes.len()));
+            return Err(format!(
+                "attribute schema differs: fitted on {} attributes ({}), {context} has {}; first difference at column {}: {:?} vs {:?}",
+                self.attributes.len(),
+                self.trained_on,
+                attributes.len(),
+                first + 1,
+                self.attributes
+                    .get(first)
+                    .map(String::as_str)
+                    .unwrap_or("(none)"),
+                attributes
+                    .get(first)
+                    .map(String::as_str)
+                    .unwrap_or("(none)")
+            ));
+        }
+        match &self.encoder_identity {
+            Some(e) if e.fingerprint != encoder.fingerprint || e.backend != encoder.backend => {
+                return Err(format!(
+                    "encoder differs: fitted with {} ({:?}, weights {}), {} resolves to {} ({:?}, weights {})",
+                    e.name,
+                    e.backend,
+                    e.fingerprint,
+                    self.encoder,
+                    encoder.name,
+                    encoder.backend,
+                    encoder.fingerprint
+                ));
+            }
+            Some(_) => {}
+            None => return Err("the pipeline records no encoder identity".into()),
+        }
+        let mut warnings = Vec::new();
+        if let Some(auc) = self.auc
+            && auc < 0.5
+        {
+            warnings.push(format!(
+                "this model ranked worse than chance when it was fitted (ROC-AUC {auc:.3} on {})",
+                self.trained_on
+            ));
+        }
+        Ok(warnings)
+    }
 }
 
 /// ROC curve of a scored combination.

@@ -98,7 +98,7 @@ fn auc_colour(v: f64) -> RGBColor {
 
 /// Text colour readable on [`auc_colour`]`(v)`.
 fn text_on(v: f64) -> RGBColor {
-    if v.is_finite() && v > 0.62 {
+    if !v.is_finite() || v > 0.62 {
         BLACK
     } else {
         WHITE
@@ -123,7 +123,9 @@ where
         (10, 15),
         ("sans-serif", 18).into_font(),
     ))?;
-    let cw = ((w as i32 - left - 10) / cols.len().max(1) as i32).max(10);
+    // A colour bar on the right: the scale is fixed at 0-1 for every heatmap.
+    let bar_w = 70;
+    let cw = ((w as i32 - left - 10 - bar_w) / cols.len().max(1) as i32).max(10);
     let ch = ((h as i32 - top - 10) / (rows.len() + 1).max(1) as i32).clamp(10, 40);
     for (j, c) in cols.iter().enumerate() {
         root.draw(&Text::new(
@@ -132,6 +134,28 @@ where
             ("sans-serif", 12).into_font(),
         ))?;
     }
+    let (bx, by0) = (w as i32 - bar_w + 10, top + ch);
+    let bh = ((h as i32 - by0 - 20).min(ch * rows.len() as i32)).max(40);
+    for k in 0..bh {
+        let v = 1.0 - k as f64 / (bh - 1).max(1) as f64;
+        root.draw(&Rectangle::new(
+            [(bx, by0 + k), (bx + 14, by0 + k + 1)],
+            auc_colour(v).filled(),
+        ))?;
+    }
+    for (v, label) in [(1.0, "1.0"), (0.5, "0.5"), (0.0, "0.0")] {
+        let y = by0 + ((1.0 - v) * (bh - 1) as f64) as i32;
+        root.draw(&Text::new(
+            label.to_string(),
+            (bx + 18, y - 6),
+            ("sans-serif", 11).into_font(),
+        ))?;
+    }
+    root.draw(&Text::new(
+        "AUC".to_string(),
+        (bx, by0 - 16),
+        ("sans-serif", 11).into_font(),
+    ))?;
     for (i, r) in rows.iter().enumerate() {
         let y = top + (i as i32 + 1) * ch;
         root.draw(&Text::new(
@@ -173,7 +197,7 @@ fn columns_of(ctx_rows: &[&crate::ResultRow]) -> Vec<String> {
 }
 
 /// Draw every figure into `dir`; returns the PNG file names. `focus` picks the context of
-/// the per-context figures (default: the scored context with the most processes).
+/// the per-context figures (default: the scored context with the widest spread of AUCs).
 pub fn write_figures(
     report: &ExperimentReport,
     dir: &Path,
@@ -189,9 +213,31 @@ pub fn write_figures(
         .iter()
         .filter(|c| c.skipped.is_none() && !c.scored.is_empty())
         .collect();
+    // Default: the scored context whose combinations disagree most (widest AUC spread),
+    // where the figures say something; the largest context is often near-perfect for all.
+    let spread = |c: &ContextOutcome| -> f64 {
+        let aucs: Vec<f64> = report
+            .rows
+            .iter()
+            .filter(|r| r.context == c.context)
+            .map(|r| r.auc)
+            .collect();
+        let hi = aucs.iter().copied().fold(f64::MIN, f64::max);
+        let lo = aucs.iter().copied().fold(f64::MAX, f64::min);
+        if aucs.is_empty() { 0.0 } else { hi - lo }
+    };
     let Some(focus_ctx) = focus
         .and_then(|f| scored.iter().find(|c| c.context == f).copied())
-        .or_else(|| scored.iter().max_by_key(|c| c.processes).copied())
+        .or_else(|| {
+            scored
+                .iter()
+                .max_by(|a, b| {
+                    spread(a)
+                        .total_cmp(&spread(b))
+                        .then_with(|| a.processes.cmp(&b.processes))
+                })
+                .copied()
+        })
     else {
         return Ok(out);
     };
@@ -220,7 +266,7 @@ pub fn write_figures(
         })
         .collect();
     let title = format!("ROC-AUC on {} (encoder x detector)", focus_ctx.context);
-    let width = (240 + 90 * cols.len()) as u32;
+    let width = (310 + 90 * cols.len()) as u32;
     render!(
         dir,
         format!("fig4_auc_heatmap_{tag}"),
@@ -307,7 +353,7 @@ pub fn write_figures(
                 v
             })
             .collect();
-        let width = (240 + 110 * cols.len()) as u32;
+        let width = (310 + 110 * cols.len()) as u32;
         render!(
             dir,
             "fig6_best_vs_baselines",
@@ -590,7 +636,7 @@ pub fn write_figures(
             .collect();
         rows.push("mean".into());
         values.push(means);
-        let width = (240 + 110 * cols.len()) as u32;
+        let width = (310 + 110 * cols.len()) as u32;
         render!(
             dir,
             "fig7_hosts",

@@ -143,8 +143,13 @@ pub struct HostOutcome {
     pub honest_apt_llm: Option<(String, f64)>,
     /// Best key on this host's own labels (the paper's way).
     pub paper: Option<(String, f64)>,
-    /// Per view: the per-context honest pick's AUC (the best single aspect is the max).
+    /// Per view: the per-context honest pick's AUC on that context's own test processes
+    /// (the best single aspect is the max).
     pub single_aspect: Vec<(String, f64)>,
+    /// Per view: the honest host pick's combination on that aspect alone, over the host's
+    /// whole test set (processes absent from the aspect rank last), beside the fusion.
+    #[serde(default)]
+    pub honest_aspects_alone: Vec<(String, f64)>,
     /// Fused baselines with the honest pick's rule, by detector label.
     pub baselines: BTreeMap<String, f64>,
     /// Top test processes under the honest pick, explained across views.
@@ -224,6 +229,9 @@ impl<'a> ViewStats<'a> {
     }
 }
 
+/// Per (combination, calibration): each aspect's AUC alone over the host test set.
+type AspectsAlone = HashMap<(String, Calibration), Vec<(String, f64)>>;
+
 /// One host's fusable views: the contexts and their outcomes.
 struct HostViews<'a> {
     index: HostIndex,
@@ -236,7 +244,9 @@ fn host_views<'a>(
     report: &'a ExperimentReport,
     contexts: &'a [LabeledContext],
 ) -> Vec<HostViews<'a>> {
-    let mut by_host: BTreeMap<String, (Vec<usize>, Vec<(String, String)>)> = BTreeMap::new();
+    /// Per host: the indices of its fusable contexts, and the others with the reason.
+    type Members = (Vec<usize>, Vec<(String, String)>);
+    let mut by_host: BTreeMap<String, Members> = BTreeMap::new();
     for (i, c) in contexts.iter().enumerate() {
         let e = by_host.entry(c.id.host().to_string()).or_default();
         let outcome = &report.contexts[i];
@@ -291,6 +301,7 @@ pub fn host_view(
     // Fused test scores per host and key, kept for explanations of the honest pick.
     let mut fused: Vec<HashMap<String, Vec<f64>>> = Vec::new();
     let mut test_of_host: Vec<Vec<usize>> = Vec::new();
+    let mut alone_of_host: Vec<AspectsAlone> = Vec::new();
     let views = host_views(report, contexts);
     for hv in &views {
         let index = &hv.index;
@@ -303,15 +314,20 @@ pub fn host_view(
         let labels: Vec<bool> = test.iter().map(|&i| index.attack[i]).collect();
         let aspects: Vec<String> = hv.outcomes.iter().map(|o| o.aspect.clone()).collect();
         // Per view: process id -> test group.
-        let group_of: Vec<HashMap<&str, usize>> = hv
+        // (ids match case-insensitively, as in `HostIndex`)
+        let group_of: Vec<HashMap<String, usize>> = hv
             .outcomes
             .iter()
             .map(|o| {
                 o.test_processes
                     .iter()
-                    .map(|(id, g)| (id.as_str(), *g))
+                    .map(|(id, g)| (id.to_ascii_lowercase(), *g))
                     .collect()
             })
+            .collect();
+        let test_keys: Vec<String> = test
+            .iter()
+            .map(|&i| index.processes[i].to_ascii_lowercase())
             .collect();
         // Keys scored and calibrated in every view.
         let mut keys: Vec<usize> = Vec::new();
@@ -326,6 +342,7 @@ pub fn host_view(
             }
         }
         let mut host_fused = HashMap::new();
+        let mut host_alone: AspectsAlone = HashMap::new();
         let two_classes = attacks > 0 && test_normals > 0;
         for (&k, calibration) in keys
             .iter()
@@ -342,15 +359,28 @@ pub fn host_view(
                         .iter()
                         .find(|s| s.combination == sc0.combination)
                         .expect("checked above");
-                    test.iter()
-                        .map(|&i| {
-                            groups
-                                .get(index.processes[i].as_str())
-                                .map(|&g| calibration.p_values(sc)[g])
-                        })
+                    test_keys
+                        .iter()
+                        .map(|k| groups.get(k).map(|&g| calibration.p_values(sc)[g]))
                         .collect()
                 })
                 .collect();
+            if two_classes {
+                // Each aspect alone over the whole host test set (a process absent from
+                // it gets p = 1), to compare with the fusion on the same processes.
+                let alone: Vec<(String, f64)> = p_views
+                    .iter()
+                    .zip(&aspects)
+                    .filter_map(|(pv, a)| {
+                        let s: Vec<f32> = pv
+                            .iter()
+                            .map(|p| -(p.unwrap_or(1.0).max(f64::MIN_POSITIVE).ln()) as f32)
+                            .collect();
+                        Some((a.clone(), summarize(&s, &labels, None).ok()?.auc))
+                    })
+                    .collect();
+                host_alone.insert((sc0.combination.clone(), calibration), alone);
+            }
             for &rule in rules {
                 let f = fuse_processes(&*rule.rule(), &p_views);
                 let scores: Vec<f64> = f.iter().map(|v| v.0).collect();
@@ -423,8 +453,10 @@ pub fn host_view(
             paper: None,
             baselines: BTreeMap::new(),
             top: Vec::new(),
+            honest_aspects_alone: Vec::new(),
         });
         fused.push(host_fused);
+        alone_of_host.push(host_alone);
         test_of_host.push(test);
     }
     // Honest selection: leave one counted host out.
@@ -486,6 +518,11 @@ pub fn host_view(
             continue;
         };
         let (rule, calibration) = (chosen.fusion.clone(), chosen.calibration);
+        let combination = key.split(" ⊕ ").next().unwrap_or("").to_string();
+        o.honest_aspects_alone = alone_of_host[h]
+            .get(&(combination, calibration))
+            .cloned()
+            .unwrap_or_default();
         o.baselines = host_rows
             .iter()
             .filter(|r| !r.apt_llm && r.fusion == rule && r.calibration == calibration)
@@ -530,7 +567,7 @@ pub fn host_view(
                     let g = hv.outcomes[v]
                         .test_processes
                         .iter()
-                        .find(|(id, _)| *id == hv.index.processes[i])?
+                        .find(|(id, _)| id.eq_ignore_ascii_case(&hv.index.processes[i]))?
                         .1;
                     Some(stats[v].evidence(row, calibration.p_values(sc)[g], 3))
                 })

@@ -23,8 +23,8 @@ pub mod tsne;
 
 pub use experiment::{
     ATTRIBUTES_ENCODER, ContextOutcome, DataSource, EncoderSpec, ExperimentConfig,
-    ExperimentReport, Explanation, Pipeline, Result, ResultRow, RunnerError, ScoredCombination,
-    attribute_rows, combination_name, detector_label, roc_of, run,
+    ExperimentReport, Explanation, PIPELINE_FORMAT, Pipeline, Result, ResultRow, RunnerError,
+    ScoredCombination, attribute_rows, combination_name, detector_label, roc_of, run,
 };
 pub use explain::leave_one_out;
 pub use figures::write_figures;

@@ -170,6 +170,7 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
         })).collect::<Vec<_>>(),
         "selections": selections(report),
         "hosts": report.hosts,
+        "host_rows": report.host_rows,
     });
     std::fs::write(&p, serde_json::to_string_pretty(&json).unwrap_or_default())
         .map_err(|e| io(&p, e))
@@ -469,6 +470,65 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
             md,
             "\nHonest host-level mean ROC-AUC: **{mean:.3}** over {n} hosts."
         );
+    }
+    if counted.iter().any(|h| !h.honest_aspects_alone.is_empty()) {
+        let _ = writeln!(
+            md,
+            "\nThe honest pick on each aspect alone, over the same host test processes (a process absent from the aspect ranks last), against the fusion:\n\n| host | honest pick | each aspect alone | fused |\n|---|---|---|---|"
+        );
+        for h in &counted {
+            let Some((k, v)) = &h.honest else { continue };
+            let alone: Vec<String> = h
+                .honest_aspects_alone
+                .iter()
+                .map(|(a, x)| format!("{a} {x:.3}"))
+                .collect();
+            let _ = writeln!(md, "| {} | {k} | {} | {v:.3} |", h.host, alone.join(", "));
+        }
+    }
+    // Every fused key's mean over the counted hosts: which fixed choice would have done
+    // best everywhere (chosen with all hosts' labels, so not an honest number).
+    let counted_names: Vec<&str> = counted.iter().map(|h| h.host.as_str()).collect();
+    /// Per key: APT-LLM or not, the detector, and (AUC, PR-AUC, nDCG) per host.
+    type KeyStats = (bool, String, Vec<(f64, f64, f64)>);
+    let mut per_key: BTreeMap<String, KeyStats> = BTreeMap::new();
+    for r in report
+        .host_rows
+        .iter()
+        .filter(|r| counted_names.contains(&r.host.as_str()))
+    {
+        per_key
+            .entry(r.key())
+            .or_insert_with(|| (r.apt_llm, r.detector.clone(), Vec::new()))
+            .2
+            .push((r.auc, r.pr_auc, r.ndcg));
+    }
+    let mut keys: Vec<(String, bool, String, f64, f64, f64)> = per_key
+        .into_iter()
+        .filter(|(_, v)| v.2.len() == counted_names.len() && !v.2.is_empty())
+        .map(|(k, (apt, det, v))| {
+            let m = |f: fn(&(f64, f64, f64)) -> f64| mean(&v.iter().map(f).collect::<Vec<_>>());
+            (k, apt, det, m(|x| x.0), m(|x| x.1), m(|x| x.2))
+        })
+        .collect();
+    keys.sort_by(|a, b| b.3.total_cmp(&a.3).then_with(|| a.0.cmp(&b.0)));
+    if !keys.is_empty() && counted_names.len() > 1 {
+        let _ = writeln!(
+            md,
+            "\nThe best fixed key of each detector, by its mean over all {} counted hosts (this looks at every host's labels: read it as a ceiling for a fixed choice, not as a result):\n\n| key | mean AUC | mean PR-AUC | mean nDCG |\n|---|---|---|---|",
+            counted_names.len()
+        );
+        let mut seen = std::collections::HashSet::new();
+        for (k, apt, det, auc, pr, ndcg) in &keys {
+            let family = if *apt {
+                "APT-LLM".to_string()
+            } else {
+                det.clone()
+            };
+            if seen.insert(family) {
+                let _ = writeln!(md, "| {k} | {auc:.3} | {pr:.3} | {ndcg:.3} |");
+            }
+        }
     }
     for h in report.hosts.iter().filter(|h| h.not_counted.is_some()) {
         let _ = writeln!(

@@ -14,6 +14,12 @@ itself. Output per case: the rows (0-based columns), the final code table (items
 0-based columns, usage, support) and the binary's per-row encoded lengths
 (-log2(usage / sum usage) summed over the cover, printed with 6 decimals).
 
+How the binary behaves, as read from its outputs: items are renumbered by support
+(ties: higher column first); empty transactions are skipped; elements whose usage drops
+to zero stay in the table during post-acceptance pruning and leave after each successful
+prune and at its end; the printed encoded lengths use -log2(usage / sum usage) without
+smoothing.
+
 Run: KRIMP_BIN=/path/to/krimp APT_LLM_DATA=../shared/datasets/adapt-e2 \
      python3 make_krimp_reference.py > krimp_reference.json
 """
