@@ -153,6 +153,18 @@ impl Context {
         // ProcessAll's join ambiguous.
         let mut columns: HashMap<&str, usize> = HashMap::with_capacity(attributes.len());
         for (j, name) in attributes.iter().enumerate() {
+            // A name becomes a phrase of every sentence that has it: a megabyte-long one
+            // makes every later step crawl (real names are at most a few hundred bytes).
+            if name.len() > crate::MAX_NAME_BYTES {
+                return Err(ProvenanceError::parse(
+                    path,
+                    header_line,
+                    ParseIssue::NameTooLong {
+                        column: j + 2,
+                        bytes: name.len(),
+                    },
+                ));
+            }
             if let Some(first) = columns.insert(name.as_str(), j + 2) {
                 return Err(ProvenanceError::parse(
                     path,

@@ -34,6 +34,8 @@ pub enum ParseIssue {
         first: usize,
         second: usize,
     },
+    /// A column name longer than [`crate::MAX_NAME_BYTES`] (1-based column number).
+    NameTooLong { column: usize, bytes: usize },
     /// The CSV reader failed (unterminated quote, ...).
     Csv(String),
 }
@@ -76,6 +78,11 @@ impl fmt::Display for ParseIssue {
             } => write!(
                 f,
                 "duplicate column name {name:?} (columns {first} and {second})"
+            ),
+            ParseIssue::NameTooLong { column, bytes } => write!(
+                f,
+                "column {column}'s name is {bytes} bytes long, more than the {} an attribute name may have",
+                crate::MAX_NAME_BYTES
             ),
             ParseIssue::Csv(m) => write!(f, "malformed CSV: {m}"),
         }

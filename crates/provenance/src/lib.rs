@@ -47,6 +47,10 @@ pub use split::{Part, Split, SplitConfig};
 pub use synthetic::SyntheticConfig;
 pub use types::{Aspect, ContextId, Os, Performer, Scenario};
 
+/// The longest attribute (column) name a context may have, in bytes. The longest real
+/// one (a Windows command line in bovia/5dir ProcessExec) is 286 bytes.
+pub const MAX_NAME_BYTES: usize = 4096;
+
 /// Environment variable naming the ADAPT data root.
 pub const DATA_ENV: &str = "APT_LLM_DATA";
 

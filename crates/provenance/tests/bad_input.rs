@@ -464,3 +464,18 @@ fn join_all_merges_ids_that_differ_in_case() {
     assert_eq!(all.len(), 1);
     assert_eq!(all.records[0].attributes.len(), 2);
 }
+
+#[test]
+fn an_attribute_name_of_ten_megabytes_is_refused_at_once() {
+    let name = "a".repeat(10 << 20);
+    let text = format!("Object_ID,{name},EVENT_READ\nabc,1,0\n");
+    let e = apt_llm_provenance::Context::from_reader(
+        text.as_bytes(),
+        apt_llm_provenance::Aspect::ProcessEvent,
+        std::path::Path::new("huge.csv"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("huge.csv") && e.contains("line 1") && e.contains("column 2"), "{e}");
+    assert!(e.contains("10485760 bytes"), "{e}");
+}
