@@ -476,9 +476,6 @@ fn an_attribute_name_of_ten_megabytes_is_refused_at_once() {
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        e.contains("huge.csv") && e.contains("line 1") && e.contains("column 2"),
-        "{e}"
-    );
+    assert!(e.contains("huge.csv:1:") && e.contains("column 2"), "{e}");
     assert!(e.contains("10485760 bytes"), "{e}");
 }
