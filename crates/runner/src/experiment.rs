@@ -284,6 +284,9 @@ pub struct ContextOutcome {
     pub test_normals: usize,
     /// Why it was not scored, if it was not.
     pub skipped: Option<String>,
+    /// Labelled attack ids of the context's folder that match no process of the folder.
+    #[serde(default)]
+    pub unmatched_attacks: usize,
     pub tie_ceiling: Option<f64>,
     /// Test attack processes whose exact attribute pattern also occurs among the normal
     /// training processes: to any detector trained on normal data they look like seen
@@ -701,6 +704,7 @@ fn run_context(
         attacks: ctx.attacks(),
         test_normals: prep.test_rows - prep.test_attacks,
         skipped: prep.no_metrics.clone(),
+        unmatched_attacks: ctx.unmatched_attack_ids.len(),
         tie_ceiling: None,
         attacks_seen_in_training: None,
         scored: vec![],

@@ -273,6 +273,19 @@ pub fn write_markdown(
     }
     md.push('\n');
     write_host_section(report, &mut md);
+    let mut unmatched: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in report.contexts.iter().filter(|c| c.unmatched_attacks > 0) {
+        unmatched.insert(c.host.as_str(), c.unmatched_attacks);
+    }
+    if !unmatched.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Labelled attacks that match no process\n\nThe ground truth of these folders names attack process ids that no context of the folder holds (ids compared case-insensitively); they cannot be scored and are not counted anywhere above:\n"
+        );
+        for (host, n) in unmatched {
+            let _ = writeln!(md, "- {host}: {n} labelled attack ids");
+        }
+    }
     let skipped: Vec<_> = report
         .contexts
         .iter()
