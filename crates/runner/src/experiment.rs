@@ -149,6 +149,26 @@ pub struct ExperimentConfig {
     pub fusion: Vec<Rule>,
 }
 
+impl std::fmt::Debug for ExperimentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let custom: Vec<String> = self.custom_detectors.iter().map(|d| d.name()).collect();
+        f.debug_struct("ExperimentConfig")
+            .field("data", &self.data)
+            .field("contexts", &self.contexts)
+            .field("encoders", &self.encoders)
+            .field("backend", &self.backend)
+            .field("detectors", &self.detectors)
+            .field("custom_detectors", &custom)
+            .field("attention", &self.attention)
+            .field("prior", &self.prior)
+            .field("split", &self.split)
+            .field("seed", &self.seed)
+            .field("epochs", &self.epochs)
+            .field("fusion", &self.fusion)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for ExperimentConfig {
     fn default() -> Self {
         ExperimentConfig {
@@ -326,6 +346,17 @@ pub(crate) struct Loaded {
     pub encoder: Box<dyn SentenceEncoder>,
 }
 
+/// The error when no encoder of a configuration could be loaded, with every reason.
+pub(crate) fn no_encoder(unavailable: &[(String, String)]) -> RunnerError {
+    RunnerError::NoEncoder(
+        unavailable
+            .iter()
+            .map(|(n, e)| format!("{n}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
 pub(crate) fn load_encoders(cfg: &ExperimentConfig) -> (Vec<Loaded>, Vec<(String, String)>) {
     let mut ok = Vec::new();
     let mut missing = Vec::new();
@@ -452,13 +483,7 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     let start = Instant::now();
     let (encoders, unavailable) = load_encoders(cfg);
     if encoders.is_empty() {
-        return Err(RunnerError::NoEncoder(
-            unavailable
-                .iter()
-                .map(|(n, e)| format!("{n}: {e}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
+        return Err(no_encoder(&unavailable));
     }
     let (contexts, data_name): (Vec<LabeledContext>, String) = match &cfg.data {
         DataSource::Root(root) => {
@@ -787,6 +812,7 @@ fn run_context(
         ));
     }
     let mut best: Option<BestAutoencoder> = None;
+    let test_w = Array1::from(groups.weight.clone());
     for (representation, input) in &inputs {
         let ts = input.train_set();
         for entry in entries
@@ -813,7 +839,6 @@ fn run_context(
                     fitted.clone()
                 };
                 // Transductive detectors take the test rows' process counts.
-                let test_w = Array1::from(groups.weight.clone());
                 let scores = model
                     .score_weighted(input.test_x.view(), Some(test_w.view()))?
                     .to_vec();

@@ -6,7 +6,7 @@
 
 use crate::experiment::{
     ATTRIBUTES_ENCODER, ExperimentConfig, Inputs, Result, RunnerError, attribute_rows,
-    combination_name, grid_entries, load_encoders,
+    combination_name, grid_entries, load_encoders, no_encoder,
 };
 use crate::hosts::{RankedProcess, ViewStats};
 use apt_llm_detect::{DEFAULT_BLEND, Detector, FrequencyPrior, Representation};
@@ -106,13 +106,7 @@ pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport>
         (Vec::new(), Vec::new())
     };
     if embedding && encoders.is_empty() {
-        return Err(RunnerError::NoEncoder(
-            unavailable
-                .iter()
-                .map(|(n, e)| format!("{n}: {e}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
+        return Err(no_encoder(&unavailable));
     }
     // Calibration share by a seeded hash of the id, labels unused.
     let split = SplitConfig {
