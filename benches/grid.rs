@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
             seed: 5,
             ..Default::default()
         }]),
-        encoders: vec![EncoderSpec(encoder)],
+        encoders: vec![EncoderSpec::Named(encoder)],
         detectors: DetectorChoice::PAPER.to_vec(),
         attention: AttentionMode::Both,
         prior: PriorMode::Off,

@@ -23,11 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cloned()
         .unwrap_or_else(|| "paper-results".into());
     let encoders: Vec<EncoderSpec> = if args.len() > 2 {
-        args[2..].iter().cloned().map(EncoderSpec).collect()
+        args[2..].iter().cloned().map(EncoderSpec::Named).collect()
     } else {
         ["minilm", "bert", "albert", "distilbert", "roberta"]
             .into_iter()
-            .map(|s| EncoderSpec(s.into()))
+            .map(EncoderSpec::named)
             .collect()
     };
     let epochs = std::env::var("APT_LLM_EPOCHS")

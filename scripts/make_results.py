@@ -55,6 +55,18 @@ def summary(path):
     out["host view: best single aspect (per-context honest)"] = mean(
         [max(v for _, v in h["single_aspect"]) for h in hosts if h["single_aspect"]]
     )
+    out["host view: hosts where the honest fused pick reaches the best single aspect"] = float(
+        sum(
+            1
+            for h in hosts
+            if h.get("honest") and h["single_aspect"]
+            and h["honest"][1] >= max(v for _, v in h["single_aspect"]) - 1e-9
+        )
+    )
+    # Fused Rarity (with the honest pick's rule), the baseline the embeddings must beat.
+    out["host view: fused Rarity (honest pick's rule)"] = mean(
+        [h["baselines"]["Rarity"] for h in hosts if "Rarity" in h.get("baselines", {})]
+    )
     # Host-level PR-AUC and nDCG of the honest picks.
     honest = [r for r in d.get("host_rows") or [] if r["honest"]]
     out["host view: honest fused pick, PR-AUC"] = mean([r["pr_auc"] for r in honest])

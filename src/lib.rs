@@ -17,6 +17,7 @@
 //! | per-aspect scores → one per process (calibration, Fisher / Šidák / Cauchy) | `apt-llm-fusion` | [`fusion`] |
 //! | ROC-AUC, PR-AUC, nDCG, tie ceiling | `apt-llm-metrics` | [`metrics`] |
 //! | the experiment grid, report, figures | `apt-llm-runner` | [`runner`] |
+//! | encoders from the Hugging Face Hub (feature `hub`) | `apt-llm-hub` | `hub` |
 //!
 //! ```
 //! use apt_llm::provenance::{Patterns, SyntheticConfig};
@@ -35,6 +36,9 @@ pub use apt_llm_baselines as baselines;
 pub use apt_llm_detect as detect;
 pub use apt_llm_embed as embed;
 pub use apt_llm_fusion as fusion;
+/// Fetching encoders from the Hugging Face Hub (feature `hub`).
+#[cfg(feature = "hub")]
+pub use apt_llm_hub as hub;
 pub use apt_llm_metrics as metrics;
 pub use apt_llm_provenance as provenance;
 pub use apt_llm_runner as runner;

@@ -7,6 +7,7 @@ use apt_llm::runner::{
     selections,
 };
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn grid_on_a_synthetic_context_with_a_tiny_model() {
     let Some(models) = apt_llm_testkit::model_fixtures() else {
@@ -27,8 +28,8 @@ fn grid_on_a_synthetic_context_with_a_tiny_model() {
             },
         ]),
         encoders: vec![
-            EncoderSpec(models.join("tiny-distilbert").display().to_string()),
-            EncoderSpec("no-such-model".into()),
+            EncoderSpec::Named(models.join("tiny-distilbert").display().to_string()),
+            EncoderSpec::named("no-such-model"),
         ],
         detectors: vec![DetectorChoice::Ae, DetectorChoice::IForest],
         attention: AttentionMode::Off,
@@ -76,6 +77,7 @@ fn grid_on_a_synthetic_context_with_a_tiny_model() {
 /// The host view on a synthetic host: three aspects of the same processes, each hiding a
 /// different share of the attacks; every context and host test process is split the
 /// same way, the fused rows are written, and one honest pick per counted host is marked.
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn host_view_on_a_synthetic_host() {
     use apt_llm::provenance::Aspect;
@@ -104,7 +106,9 @@ fn host_view_on_a_synthetic_host() {
     ];
     let cfg = ExperimentConfig {
         data: DataSource::SyntheticHost(aspects),
-        encoders: vec![EncoderSpec(models.join("tiny-bert").display().to_string())],
+        encoders: vec![EncoderSpec::Named(
+            models.join("tiny-bert").display().to_string(),
+        )],
         detectors: vec![
             DetectorChoice::Rarity,
             DetectorChoice::Oc3,
@@ -113,10 +117,27 @@ fn host_view_on_a_synthetic_host() {
         attention: AttentionMode::Off,
         prior: PriorMode::Off,
         epochs: 3,
+        cross_fit: true,
         ..Default::default()
     };
     let report = run(&cfg).unwrap();
     assert_eq!(report.contexts.len(), 3);
+    // ~96 held-out normals per aspect: below the cross-fit bound, so every combination
+    // is also calibrated against out-of-fold training normals, which reach lower p-values.
+    let low = |p: &[f64]| p.iter().copied().fold(1.0f64, f64::min);
+    for c in &report.contexts {
+        for sc in &c.scored {
+            assert_eq!(sc.p_values_crossfit.len(), sc.p_values.len());
+            assert!(sc.p_values_crossfit.iter().all(|p| (0.0..=1.0).contains(p)));
+        }
+        assert!(
+            c.scored
+                .iter()
+                .any(|sc| low(&sc.p_values_crossfit) < low(&sc.p_values)),
+            "{}: cross-fitting never reached below the held-out floor",
+            c.context
+        );
+    }
     assert_eq!(report.hosts.len(), 1);
     let h = &report.hosts[0];
     assert_eq!(h.aspects, ["PE", "PX", "PP"]);
@@ -132,9 +153,17 @@ fn host_view_on_a_synthetic_host() {
         );
     }
     // A single host is not counted in the honest mean (nothing to leave out), but its
-    // fused rows exist for every combination x rule x calibration.
+    // fused rows exist for every candidate (3 combinations alone, the autoencoder paired
+    // with each of the 2 baselines) x rule x calibration.
     assert!(h.not_counted.is_none() || h.honest.is_none());
-    assert_eq!(report.host_rows.len(), 3 * 3 * 2);
+    assert_eq!(report.host_rows.len(), (3 + 2) * 3 * 2);
+    let pairs: Vec<_> = report
+        .host_rows
+        .iter()
+        .filter_map(|r| r.partner.as_deref())
+        .collect();
+    assert_eq!(pairs.len(), 2 * 3 * 2);
+    assert!(pairs.iter().any(|p| p.ends_with("/ OC3")), "{pairs:?}");
     for r in &report.host_rows {
         assert!((0.0..=1.0).contains(&r.auc), "{r:?}");
         assert_eq!(r.aspects, "PE+PX+PP");

@@ -760,6 +760,9 @@ impl Detector for FittedAutoencoder {
     fn loss_history(&self) -> Option<&[(f32, Option<f32>)]> {
         Some(&self.history)
     }
+    fn threshold(&self) -> Option<Threshold> {
+        Some(self.threshold)
+    }
     fn save(&self, path: &Path) -> Result<()> {
         let err = |p: &Path, reason: String| DetectError::Persist {
             path: p.to_path_buf(),

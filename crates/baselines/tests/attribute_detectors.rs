@@ -258,6 +258,7 @@ fn mining_stays_bounded_on_wide_rows_and_says_what_was_cut() {
 /// The real contexts under the experiment protocol (the table of
 /// `examples/adapt_table.rs`): OC3's mean ROC-AUC over the 17 scored contexts is about
 /// 0.845, AVF's 0.787.
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn real_contexts_mean_auc() {
     use apt_llm_provenance::{Catalog, Patterns, SplitConfig};

@@ -236,6 +236,7 @@ fn bad_parameters_and_inputs_are_errors_before_work() {
     ));
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn real_context_bovia_cadets_process_event() {
     use apt_llm_provenance::{Catalog, Patterns, SplitConfig};

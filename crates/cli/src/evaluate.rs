@@ -1,20 +1,15 @@
 //! `apt-llm evaluate` and `apt-llm score`.
 
 use crate::BoxError;
-use apt_llm::autoencoders::FittedAutoencoder;
-use apt_llm::baselines::{
-    FittedAvf, FittedDbscan, FittedIsolationForest, FittedOc3, FittedOneClassSvm,
-};
-use apt_llm::detect::{Detector, FittedRarity, FrequencyPrior, saved_kind};
-use apt_llm::embed::{
-    EncoderOptions, SentenceEncoder, TransformerEncoder, cache_dir, resolve_model,
-};
+use crate::choices::{BackendArg, DetectorArg, ScalingArg, SwitchArg, TemplateArg, detectors};
+use apt_llm::detect::Representation;
+use apt_llm::embed::{EncoderOptions, SentenceEncoder, cache_dir, load_encoder, resolve_model};
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::runner::{
-    AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, Pipeline, PriorMode,
-    leave_one_out, run, selections, write_outputs,
+    DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, ModelFile, ModelFileError,
+    attribute_rows, embed_patterns, leave_one_out, registry, run, selections, write_outputs,
 };
-use apt_llm::textualize::{Template, Textualizer};
+use apt_llm::textualize::Textualizer;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -37,35 +32,39 @@ pub struct EvaluateArgs {
     encoders: Vec<String>,
     /// Encoder implementation: burn, or tch (rust-bert on libtorch; needs a build with
     /// `--features tch`).
-    #[arg(long, default_value = "burn")]
-    backend: String,
-    /// Detectors: ae, vae, dae, oc-svm, dbscan, dbscan-core, iforest, rarity, avf, oc3,
-    /// oc3-transductive, or `all`.
+    #[arg(long, value_enum, default_value_t = BackendArg::Burn)]
+    backend: BackendArg,
+    /// Where the encoders and autoencoders run: cpu, or gpu (burn's wgpu backend; needs a
+    /// build with `--features wgpu`). The other detectors run on the CPU.
+    #[arg(long, value_enum, default_value_t = crate::models::DeviceArg::Cpu)]
+    device: crate::models::DeviceArg,
+    /// Detectors, comma-separated, or `all`.
     #[arg(
         long,
+        value_enum,
+        ignore_case = true,
         value_delimiter = ',',
         default_value = "ae,vae,dae,oc-svm,dbscan,iforest,rarity,avf,oc3"
     )]
-    detectors: Vec<String>,
-    /// Self-attention in the autoencoders: on, off or both.
-    #[arg(long, default_value = "both")]
-    attention: String,
-    /// The training-frequency prior in front of the autoencoders: on, off or both (both
-    /// reuses each fitted autoencoder).
-    #[arg(long, default_value = "both")]
-    prior: String,
+    detectors: Vec<DetectorArg>,
+    /// Self-attention in the autoencoders.
+    #[arg(long, value_enum, default_value_t = SwitchArg::Both)]
+    attention: SwitchArg,
+    /// The training-frequency prior in front of the autoencoders (both reuses each fitted
+    /// autoencoder).
+    #[arg(long, value_enum, default_value_t = SwitchArg::Both)]
+    prior: SwitchArg,
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Autoencoder epochs.
     #[arg(long, default_value_t = 50)]
     epochs: usize,
-    /// Autoencoder input scaling: minmax (with the authors' sigmoid output), standard or
-    /// none (with a linear output).
-    #[arg(long, default_value = "minmax")]
-    scaling: String,
-    /// Sentence template: paper or compact.
-    #[arg(long, default_value = "paper")]
-    template: String,
+    /// Autoencoder input scaling.
+    #[arg(long, value_enum, default_value_t = ScalingArg::Minmax)]
+    scaling: ScalingArg,
+    /// Sentence template.
+    #[arg(long, value_enum, default_value_t = TemplateArg::Paper)]
+    template: TemplateArg,
     /// Contexts with fewer normal test processes are reported, not scored.
     #[arg(long, default_value_t = 10)]
     min_test_normals: usize,
@@ -76,6 +75,11 @@ pub struct EvaluateArgs {
     /// Do not cache embeddings on disk.
     #[arg(long)]
     no_cache: bool,
+    /// Host view: also calibrate small aspects (fewer than 100 held-out normal processes)
+    /// against out-of-fold scores of their training normals (five refits per detector on
+    /// those aspects; adds "cross-fitted" keys to hosts.csv).
+    #[arg(long)]
+    cross_fit: bool,
     /// Save each context's best autoencoder for `apt-llm score` (into OUT/models).
     #[arg(long)]
     save_models: bool,
@@ -107,6 +111,9 @@ fn check_output_dir(out: &std::path::Path, models: bool) -> Result<(), BoxError>
 
 pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     check_output_dir(&a.out, a.save_models)?;
+    a.device.check_backend(a.backend.into())?;
+    let device = a.device.device()?;
+    crate::models::prefetch(&a.encoders);
     let env_root = std::env::var_os(apt_llm::provenance::DATA_ENV).map(PathBuf::from);
     let data = match (a.synthetic, a.data.or(env_root)) {
         (false, Some(root)) => {
@@ -120,14 +127,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
             DataSource::bundled()
         }
     };
-    let detectors: Vec<DetectorChoice> = if a.detectors.iter().any(|d| d == "all") {
-        DetectorChoice::ALL.to_vec()
-    } else {
-        a.detectors
-            .iter()
-            .map(|d| d.parse())
-            .collect::<Result<_, _>>()?
-    };
+    let detectors: Vec<DetectorChoice> = detectors(&a.detectors);
     let contexts = a
         .contexts
         .map(|v| {
@@ -139,35 +139,21 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     let cfg = ExperimentConfig {
         data,
         contexts,
-        encoders: a.encoders.iter().cloned().map(EncoderSpec).collect(),
-        backend: a.backend.parse::<apt_llm::embed::Backend>()?,
+        encoders: a.encoders.iter().cloned().map(EncoderSpec::Named).collect(),
+        backend: a.backend.into(),
+        device,
         detectors,
-        attention: a
-            .attention
-            .parse::<AttentionMode>()
-            .map_err(|e| format!("--attention: {e}"))?,
-        prior: a
-            .prior
-            .parse::<PriorMode>()
-            .map_err(|e| format!("--prior: {e}"))?,
-        template: Template::named(&a.template)
-            .ok_or_else(|| format!("unknown template {:?}", a.template))?,
+        attention: a.attention.into(),
+        prior: a.prior.into(),
+        template: a.template.into(),
         seed: a.seed,
         epochs: a.epochs,
-        scaling: match a.scaling.as_str() {
-            "minmax" => apt_llm::autoencoders::Scaling::MinMax,
-            "standard" => apt_llm::autoencoders::Scaling::Standard,
-            "none" => apt_llm::autoencoders::Scaling::None,
-            other => {
-                return Err(
-                    format!("--scaling takes minmax, standard or none, not {other:?}").into(),
-                );
-            }
-        },
+        scaling: a.scaling.into(),
         min_test_normals: a.min_test_normals,
         cache: (!a.no_cache).then(|| cache_dir().join("embeddings")),
         quiet: a.quiet,
         save_models: a.save_models.then(|| a.out.join("models")),
+        cross_fit: a.cross_fit,
         ..Default::default()
     };
     if let Some(f) = &a.figure_context {
@@ -282,7 +268,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
 
 #[derive(Args)]
 pub struct ScoreArgs {
-    /// A pipeline file written by `evaluate --save-models` (OUT/models/<context>.pipeline.json).
+    /// A model file written by `evaluate --save-models` (OUT/models/<context>.pipeline.json).
     #[arg(long)]
     model: PathBuf,
     #[arg(long)]
@@ -298,7 +284,7 @@ pub struct ScoreArgs {
     #[arg(long, default_value_t = 5)]
     explain: usize,
     /// Flag scores above this percentile of the held-out normal scores saved with the
-    /// model (default: the saved threshold, the 95th percentile).
+    /// model (default: the threshold saved with it, the 95th percentile).
     #[arg(long, conflicts_with = "alert_budget")]
     percentile: Option<f64>,
     /// Flag (about) the N most anomalous processes instead: the threshold is set at the
@@ -310,67 +296,66 @@ pub struct ScoreArgs {
     json: bool,
 }
 
-fn load_detector(path: &std::path::Path) -> apt_llm::detect::Result<Box<dyn Detector>> {
-    let kind = saved_kind(path).unwrap_or_default();
-    Ok(match kind.as_str() {
-        "rarity" => Box::new(FittedRarity::load(path)?),
-        "frequency-prior" => Box::new(FrequencyPrior::load(path, load_detector)?),
-        "ocsvm" => Box::new(FittedOneClassSvm::load(path)?),
-        "dbscan" => Box::new(FittedDbscan::load(path)?),
-        "iforest" => Box::new(FittedIsolationForest::load(path)?),
-        "avf" => Box::new(FittedAvf::load(path)?),
-        "oc3" => Box::new(FittedOc3::load(path)?),
-        _ => Box::new(FittedAutoencoder::load(path)?),
-    })
-}
-
 pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
-    let text =
-        std::fs::read_to_string(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
-    let pipeline: Pipeline = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a pipeline file: {e}", a.model.display()))?;
-    let base = a.model.parent().unwrap_or(std::path::Path::new("."));
-    let detector = load_detector(&base.join(&pipeline.detector))?;
-    let encoder =
-        TransformerEncoder::from_dir(resolve_model(&pipeline.encoder)?, EncoderOptions::default())?;
+    // The model file and its detector first (any kind the registry knows), then the
+    // context, then the encoder it names: each is refused with both sides named.
+    let (file, mut model) = ModelFile::open(&a.model, &registry())?;
     let root = a
         .data
         .or_else(default_data_root)
         .ok_or("no data root: pass --data or set APT_LLM_DATA")?;
     let id: ContextId = a.context.parse()?;
     let ctx = Catalog::discover(&root)?.load(&id)?;
-    let warnings = pipeline
-        .check(&id, &ctx.context.attributes, encoder.identity())
-        .map_err(|e| format!("{}: {e}", a.model.display()))?;
-    for w in warnings {
+    let mismatch = |source| ModelFileError::Mismatch {
+        path: a.model.clone(),
+        source: Box::new(source),
+    };
+    file.check(&id, &ctx.context.attributes, None)
+        .map_err(mismatch)?;
+    let encoder: Option<Box<dyn SentenceEncoder>> = match file.representation {
+        Representation::Embedding => {
+            let (Some(spec), Some(identity)) = (&file.encoder, &file.encoder_identity) else {
+                return Err(mismatch(apt_llm::runner::ModelMismatch::NoEncoderIdentity).into());
+            };
+            let enc = load_encoder(
+                resolve_model(spec)?,
+                EncoderOptions::default(),
+                identity.backend,
+            )?;
+            file.check(&id, &ctx.context.attributes, Some(enc.identity()))
+                .map_err(mismatch)?;
+            Some(enc)
+        }
+        Representation::Attributes => None,
+    };
+    for w in file.warnings() {
         eprintln!("warning: {}: {w}", a.model.display());
     }
-    let tx = Textualizer::new(pipeline.template.clone(), &ctx.context);
+    let tx = Textualizer::new(file.template.clone(), &ctx.context);
     let patterns = Patterns::from_context(&ctx.context);
     let sentences: Vec<String> = patterns
         .patterns
         .iter()
         .map(|p| tx.sentence_of(&p.attributes, None))
         .collect();
-    let x = encoder.encode(&sentences.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let scores = detector.score(x.view())?;
+    let x = match &encoder {
+        Some(enc) => embed_patterns(&file.template, &ctx.context, &patterns, &**enc)?,
+        None => attribute_rows(&patterns, ctx.context.attributes.len()),
+    };
+    let scores = model.score(x.view())?;
     let attacks = patterns.attack_counts(&ctx.labels.flags);
     let mut order: Vec<usize> = (0..patterns.len()).collect();
     order.sort_by(|&p, &q| scores[q].total_cmp(&scores[p]));
     let (threshold, rule) = match (a.percentile, a.alert_budget) {
         (Some(p), _) => {
-            if pipeline.normal_scores.is_empty() {
-                return Err(format!(
-                    "{}: saved without its normal scores (an older file); --percentile needs them, --alert-budget does not",
+            model.set_percentile(p).map_err(|e| {
+                format!(
+                    "{}: --percentile {p}: {e} (the model file keeps the held-out normal scores it needs)",
                     a.model.display()
                 )
-                .into());
-            }
-            let w = (pipeline.normal_weights.len() == pipeline.normal_scores.len())
-                .then_some(pipeline.normal_weights.as_slice());
-            let t = apt_llm::detect::Threshold::from_scores(&pipeline.normal_scores, w, p)?;
+            })?;
             (
-                t.value,
+                model.threshold().value,
                 format!("{p}th percentile of held-out normal scores"),
             )
         }
@@ -394,8 +379,11 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
             )
         }
         (None, None) => (
-            pipeline.threshold,
-            "95th percentile of held-out normal scores (saved with the model)".to_string(),
+            model.threshold().value,
+            format!(
+                "{}th percentile of held-out normal scores (saved with the model)",
+                model.threshold().percentile
+            ),
         ),
     };
     let flagged: Vec<usize> = order
@@ -409,9 +397,12 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
     let mut listed = Vec::new();
     for (rank, &p) in order.iter().take(a.top).enumerate() {
         let pat = &patterns.patterns[p];
-        let why = if rank < a.explain && scores[p] > threshold {
+        let why = if let Some(enc) = &encoder
+            && rank < a.explain
+            && scores[p] > threshold
+        {
             // Only attributes whose removal lowers the score raise it.
-            leave_one_out(&tx, &pat.attributes, &encoder, &*detector, 64)?
+            leave_one_out(&tx, &pat.attributes, &**enc, &**model.detector(), 64)?
                 .into_iter()
                 .filter(|(_, d)| *d > 0.0)
                 .take(3)
@@ -435,8 +426,8 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
             "context": id.to_string(),
             "processes": ctx.context.len(),
             "patterns": patterns.len(),
-            "model": pipeline.combination,
-            "trained_on": pipeline.trained_on,
+            "model": file.combination,
+            "trained_on": file.trained_on,
             "threshold": threshold,
             "threshold_rule": rule,
             "flagged_processes": flagged_processes,
@@ -453,8 +444,8 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         id,
         ctx.context.len(),
         patterns.len(),
-        pipeline.combination,
-        pipeline.trained_on,
+        file.combination,
+        file.trained_on,
     );
     println!(
         "threshold {threshold:.5} ({rule}): {flagged_processes} processes flagged ({} distinct patterns)",

@@ -1,11 +1,11 @@
 //! `apt-llm hunt`: one ranked list of a host's processes, fused across its aspects.
 
 use crate::BoxError;
+use crate::choices::{BackendArg, DetectorArg, FusionArg, OnOff};
 use apt_llm::embed::cache_dir;
-use apt_llm::fusion::Rule;
 use apt_llm::provenance::{Aspect, Catalog, HostId, default_data_root};
 use apt_llm::runner::{
-    DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, RankedProcess, Switch, hunt,
+    DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, RankedProcess, hunt,
 };
 use clap::Args;
 use std::path::PathBuf;
@@ -22,21 +22,25 @@ pub struct HuntArgs {
     #[arg(long, default_value = "minilm")]
     encoder: String,
     /// Encoder implementation: burn, or tch (needs a build with `--features tch`).
-    #[arg(long, default_value = "burn")]
-    backend: String,
-    /// Detector fitted on each aspect: ae, vae, dae, oc-svm, dbscan-core, iforest, rarity,
-    /// avf, oc3 (avf and oc3 read the attribute rows and need no encoder).
-    #[arg(long, default_value = "dae")]
-    detector: String,
-    /// Self-attention in the autoencoder: on or off.
-    #[arg(long, default_value = "off")]
-    attention: String,
-    /// The training-frequency prior in front of an autoencoder: on or off.
-    #[arg(long, default_value = "on")]
-    prior: String,
-    /// How per-aspect tail probabilities are fused: fisher, sidak or cauchy.
-    #[arg(long, default_value = "fisher")]
-    fusion: String,
+    #[arg(long, value_enum, default_value_t = BackendArg::Burn)]
+    backend: BackendArg,
+    /// Where the encoder and an autoencoder run: cpu, or gpu (burn's wgpu backend; needs a
+    /// build with `--features wgpu`).
+    #[arg(long, value_enum, default_value_t = crate::models::DeviceArg::Cpu)]
+    device: crate::models::DeviceArg,
+    /// Detector fitted on each aspect (avf and oc3 read the attribute rows and need no
+    /// encoder; dbscan is transductive and refused, use dbscan-core).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = DetectorArg::Dae)]
+    detector: DetectorArg,
+    /// Self-attention in the autoencoder.
+    #[arg(long, value_enum, default_value_t = OnOff::Off)]
+    attention: OnOff,
+    /// The training-frequency prior in front of an autoencoder.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    prior: OnOff,
+    /// How per-aspect tail probabilities are fused.
+    #[arg(long, value_enum, default_value_t = FusionArg::Fisher)]
+    fusion: FusionArg,
     /// Share of each aspect's processes held out (by a seeded hash of the id) to calibrate
     /// its scores.
     #[arg(long, default_value_t = 0.1)]
@@ -60,36 +64,41 @@ pub struct HuntArgs {
     no_cache: bool,
 }
 
-fn switch(name: &str, value: &str) -> Result<Switch, BoxError> {
-    match value.parse::<Switch>() {
-        Ok(Switch::Both) => Err(format!("--{name} takes on or off").into()),
-        Ok(s) => Ok(s),
-        Err(e) => Err(format!("--{name}: {e}").into()),
-    }
-}
-
 pub fn run(a: HuntArgs) -> Result<(), BoxError> {
     let host: HostId = a.host.parse()?;
-    let detector: DetectorChoice = a.detector.parse()?;
+    let [detector] = a.detector.choices()[..] else {
+        return Err("--detector takes one detector, not all".into());
+    };
     if detector == DetectorChoice::Dbscan {
         return Err(
             "--detector dbscan is transductive (it clusters the rows it scores); use dbscan-core"
                 .into(),
         );
     }
-    let fusion: Rule = a.fusion.parse()?;
+    let fusion = a.fusion.into();
     let root = a
         .data
         .or_else(default_data_root)
         .ok_or("no data root: pass --data DIR or set APT_LLM_DATA to an ADAPT directory")?;
     let contexts = Catalog::discover(&root)?.load_folder(&host.context(Aspect::ProcessEvent))?;
+    a.device.check_backend(a.backend.into())?;
+    let device = a.device.device()?;
+    // Only a detector that reads embeddings needs the encoder (fetched if not cached).
+    let embeds = detector
+        .spec(false, a.seed, 1, apt_llm::autoencoders::Scaling::MinMax)
+        .representation()
+        == apt_llm::detect::Representation::Embedding;
+    if embeds {
+        crate::models::prefetch(std::slice::from_ref(&a.encoder));
+    }
     let cfg = HuntConfig {
         experiment: ExperimentConfig {
-            encoders: vec![EncoderSpec(a.encoder.clone())],
-            backend: a.backend.parse::<apt_llm::embed::Backend>()?,
+            encoders: vec![EncoderSpec::named(a.encoder.clone())],
+            backend: a.backend.into(),
+            device,
             detectors: vec![detector],
-            attention: switch("attention", &a.attention)?,
-            prior: switch("prior", &a.prior)?,
+            attention: a.attention.into(),
+            prior: a.prior.into(),
             seed: a.seed,
             epochs: a.epochs,
             cache: (!a.no_cache).then(|| cache_dir().join("embeddings")),

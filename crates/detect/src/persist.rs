@@ -59,11 +59,15 @@ pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Res
         .map_err(|e| persist_err(path, format!("malformed {kind} model: {e}")))
 }
 
-/// The `kind` tag of a saved model (`""` when it has none), to dispatch loading.
+/// The `kind` tag of a saved model, to dispatch loading ([`crate::Registry::load`]); a
+/// file without one is not a saved detector.
 pub fn saved_kind(path: &Path) -> Result<String> {
-    Ok(read_doc(path)?
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .unwrap_or("")
-        .to_string())
+    match read_doc(path)?.get("kind").and_then(|k| k.as_str()) {
+        Some(kind) => Ok(kind.to_string()),
+        None => Err(persist_err(
+            path,
+            "not a saved detector: no \"kind\" field (expected a model written by \
+             `evaluate --save-models`)",
+        )),
+    }
 }

@@ -2,19 +2,16 @@
 //! values, and no file, however broken, panics or recurses without end (issue #14).
 
 use apt_llm_detect::{
-    DetectError, Detector, Fit, FittedRarity, FrequencyPrior, Rarity, TrainSet, saved_kind,
+    DetectError, Detector, Fit, FittedRarity, FrequencyPrior, Rarity, Registry, TrainSet,
 };
 use ndarray::array;
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Loads what `evaluate --save-models` writes here, as the CLI does.
+/// Loads what `evaluate --save-models` writes here, as the CLI does: through a registry.
 fn load(path: &Path) -> apt_llm_detect::Result<Box<dyn Detector>> {
-    Ok(match saved_kind(path)?.as_str() {
-        "frequency-prior" => Box::new(FrequencyPrior::load(path, load)?),
-        _ => Box::new(FittedRarity::load(path)?),
-    })
+    Registry::new().load(path)
 }
 
 fn saved_rarity(dir: &Path) -> PathBuf {
@@ -259,4 +256,31 @@ proptest! {
         std::fs::write(&p, bytes).unwrap();
         let _ = load(&p);
     }
+}
+
+#[test]
+fn a_kind_without_a_loader_is_refused_and_a_registered_one_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mine.json");
+    std::fs::write(&p, r#"{"kind":"mine","model":{}}"#).unwrap();
+    let Err(e) = load(&p) else {
+        panic!("an unknown kind loaded")
+    };
+    assert!(
+        matches!(&e, DetectError::UnknownKind { kind, known, .. }
+            if kind == "mine" && known.iter().any(|k| k == "rarity")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("mine.json"), "{e}");
+    // A user's kind: register a loader (here one that reads a Rarity's memory back).
+    let saved = saved_rarity(dir.path());
+    let mut r = Registry::new();
+    r.register("mine", move |_, reg| reg.load(&saved));
+    assert_eq!(r.load(&p).unwrap().name(), "Rarity");
+    // A prior around a user's kind loads its inner file through the same registry.
+    edit_json(&saved_prior(dir.path()), |v| {
+        v["model"]["inner"] = serde_json::Value::String("mine.json".into())
+    });
+    let prior = r.load(&dir.path().join("prior.json")).unwrap();
+    assert_eq!(prior.name(), "Rarity+freq");
 }

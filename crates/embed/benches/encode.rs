@@ -1,10 +1,11 @@
 //! MiniLM on the 2,000 real process sentences of `shared/bench` (the set
-//! sentence-transformers is timed on), on every backend compiled in: burn always,
+//! sentence-transformers is timed on), on every backend compiled in: the CPU fast path
+//! and burn's generic kernels always,
 //! rust-bert + libtorch with `--features tch`. Throughput is in real tokens (padding
 //! excluded); the counters are printed once per configuration.
 //! Needs the model (`apt-llm models fetch minilm`) and the sentence file.
 
-use apt_llm_embed::{EncodeStats, EncoderOptions, TransformerEncoder};
+use apt_llm_embed::{CpuKernels, EncodeStats, EncoderOptions, TransformerEncoder};
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 
 fn one<M: criterion::measurement::Measurement>(
@@ -38,8 +39,34 @@ fn bench(c: &mut Criterion) {
         batch_size: Some(batch),
         ..Default::default()
     };
+    // The CPU fast path (the default): batches by its token budget, and at the CLI's
+    // batch 16 for a like-for-like figure.
+    for (name, batch) in [("budget", None), ("batch16", Some(16))] {
+        let enc = TransformerEncoder::from_dir(
+            &dir,
+            EncoderOptions {
+                batch_size: batch,
+                ..Default::default()
+            },
+        )
+        .expect("model loads");
+        one(
+            &mut g,
+            &format!("fast_minilm_tokens_{name}"),
+            &sentences,
+            |s| enc.encode_with_stats(s).expect("encodes").1,
+        );
+    }
     for batch in [32usize, 128] {
-        let enc = TransformerEncoder::from_dir(&dir, options(batch)).expect("model loads");
+        // burn's generic kernels on the CPU (the code the GPU runs).
+        let enc = TransformerEncoder::from_dir(
+            &dir,
+            EncoderOptions {
+                cpu_kernels: CpuKernels::Burn,
+                ..options(batch)
+            },
+        )
+        .expect("model loads");
         one(
             &mut g,
             &format!("burn_minilm_tokens_batch{batch}"),

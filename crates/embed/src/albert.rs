@@ -23,12 +23,12 @@ const NAMES: BlockNames<'static> = BlockNames {
 /// An ALBERT encoder.
 #[derive(Debug, Clone)]
 pub struct Albert {
-    embeddings: Embeddings,
-    mapping: Dense,
+    pub(crate) embeddings: Embeddings,
+    pub(crate) mapping: Dense,
     /// `groups[g][j]`: block j of group g.
-    groups: Vec<Vec<Block>>,
-    layers: usize,
-    pooler: Option<Dense>,
+    pub(crate) groups: Vec<Vec<Block>>,
+    pub(crate) layers: usize,
+    pub(crate) pooler: Option<Dense>,
 }
 
 impl Albert {

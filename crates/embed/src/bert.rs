@@ -23,9 +23,9 @@ const NAMES: BlockNames<'static> = BlockNames {
 /// A BERT-architecture encoder.
 #[derive(Debug, Clone)]
 pub struct Bert {
-    embeddings: Embeddings,
-    blocks: Vec<Block>,
-    pooler: Option<Dense>,
+    pub(crate) embeddings: Embeddings,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) pooler: Option<Dense>,
 }
 
 impl Bert {

@@ -1,6 +1,6 @@
 //! An on-disk embedding cache keyed by model identity and sentence.
 
-use crate::encoder::{ModelIdentity, SentenceEncoder};
+use crate::common::{ModelIdentity, SentenceEncoder};
 use crate::error::{EmbedError, Result};
 use ndarray::Array2;
 use std::collections::HashMap;

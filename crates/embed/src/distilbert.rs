@@ -23,10 +23,10 @@ const NAMES: BlockNames<'static> = BlockNames {
 /// A DistilBERT encoder.
 #[derive(Debug, Clone)]
 pub struct DistilBert {
-    word: Tensor<2>,
-    position: Tensor<2>,
-    norm: Norm,
-    blocks: Vec<Block>,
+    pub(crate) word: Tensor<2>,
+    pub(crate) position: Tensor<2>,
+    pub(crate) norm: Norm,
+    pub(crate) blocks: Vec<Block>,
 }
 
 impl DistilBert {

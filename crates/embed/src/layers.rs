@@ -25,16 +25,16 @@ pub struct BlockNames<'a> {
 /// LayerNorm.
 #[derive(Debug, Clone)]
 pub struct Block {
-    query: Dense,
-    key: Dense,
-    value: Dense,
-    attn_out: Dense,
-    attn_norm: Norm,
-    ffn_in: Dense,
-    ffn_out: Dense,
-    out_norm: Norm,
-    heads: usize,
-    activation: Activation,
+    pub(crate) query: Dense,
+    pub(crate) key: Dense,
+    pub(crate) value: Dense,
+    pub(crate) attn_out: Dense,
+    pub(crate) attn_norm: Norm,
+    pub(crate) ffn_in: Dense,
+    pub(crate) ffn_out: Dense,
+    pub(crate) out_norm: Norm,
+    pub(crate) heads: usize,
+    pub(crate) activation: Activation,
 }
 
 impl Block {
@@ -97,12 +97,12 @@ impl Block {
 /// BERT-style input embeddings: word + position + token type 0, then LayerNorm.
 #[derive(Debug, Clone)]
 pub struct Embeddings {
-    word: Tensor<2>,
-    position: Tensor<2>,
-    token_type: Tensor<2>,
-    norm: Norm,
+    pub(crate) word: Tensor<2>,
+    pub(crate) position: Tensor<2>,
+    pub(crate) token_type: Tensor<2>,
+    pub(crate) norm: Norm,
     /// First position id (0 for BERT and ALBERT, `pad + 1` for RoBERTa).
-    position_offset: usize,
+    pub(crate) position_offset: usize,
 }
 
 impl Embeddings {

@@ -23,11 +23,15 @@
 mod albert;
 mod bert;
 mod cache;
+mod common;
 mod config;
+mod device;
 mod distilbert;
 mod encoder;
 mod error;
+mod fast;
 mod layers;
+mod load;
 mod resolve;
 #[cfg(feature = "tch")]
 mod tch_backend;
@@ -35,15 +39,17 @@ mod tokenizer;
 mod weights;
 
 pub use cache::CachedEncoder;
+pub use common::{
+    Backend, CpuKernels, EncodeStats, EncoderOptions, LongInput, ModelIdentity, SentenceEncoder,
+};
 pub use config::{Activation, EncoderConfig, ModelKind, Pooling};
+pub use device::{Device, DeviceChoice};
 #[cfg(feature = "wgpu")]
 pub use encoder::gpu_device;
-pub use encoder::{
-    Backend, EncodeStats, EncoderOptions, LongInput, ModelIdentity, SentenceEncoder,
-    TransformerEncoder, cpu_device, load_encoder,
-};
+pub use encoder::{TransformerEncoder, cpu_device};
 pub use error::{EmbedError, Result};
-pub use resolve::{cache_dir, resolve_model};
+pub use load::load_encoder;
+pub use resolve::{cache_dir, hf_cache_snapshot_in, hf_hub_cache_dir, resolve_model};
 /// libtorch itself (for `tch::Device` and friends), with the `tch` feature.
 #[cfg(feature = "tch")]
 pub use tch;

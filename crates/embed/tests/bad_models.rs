@@ -68,6 +68,7 @@ fn assert_mentions(e: &EmbedError, parts: &[&str]) {
     }
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn a_pad_id_beyond_the_vocabulary() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -91,6 +92,7 @@ fn a_pad_id_beyond_the_vocabulary() {
     ));
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn a_tokenizer_of_another_model() {
     let Some((_t, dir)) = copy_fixture("tiny-roberta") else {
@@ -107,6 +109,7 @@ fn a_tokenizer_of_another_model() {
     assert_mentions(&e, &["config.json", "tokenizer", "vocab_size is 1000"]);
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn a_vocab_size_smaller_than_the_tokenizer() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -117,6 +120,7 @@ fn a_vocab_size_smaller_than_the_tokenizer() {
     assert!(matches!(e, EmbedError::TokenIdOutOfRange { .. }), "{e}");
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn a_nan_weight_is_named() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -142,6 +146,7 @@ fn a_nan_weight_is_named() {
     );
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn an_integer_weight_reports_its_dtype() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -157,6 +162,7 @@ fn an_integer_weight_reports_its_dtype() {
     assert_mentions(&e, &["embeddings.LayerNorm.bias", "dtype I32"]);
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn a_config_with_fewer_layers_than_the_checkpoint() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -183,6 +189,7 @@ fn a_config_with_fewer_layers_than_the_checkpoint() {
     assert_mentions(&load_err(&dir), &["transformer.layer.1."]);
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn malformed_configs_name_the_file() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -208,6 +215,7 @@ fn malformed_configs_name_the_file() {
     }
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn roberta_positions_too_few_for_the_pad_offset() {
     let Some((_t, dir)) = copy_fixture("tiny-roberta") else {
@@ -218,6 +226,7 @@ fn roberta_positions_too_few_for_the_pad_offset() {
     assert_mentions(&e, &["config.json", "max_position_embeddings 3"]);
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn a_truncated_checkpoint() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -268,6 +277,7 @@ fn sentence_file_errors_name_the_file_and_a_1_based_line() {
     assert!(matches!(e, EmbedError::Io { .. }), "{e}");
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn hidden_states_refuse_ids_the_model_cannot_embed() {
     let Some((_t, dir)) = copy_fixture("tiny-bert") else {
@@ -302,6 +312,7 @@ proptest! {
 
     /// Mutated config.json and checkpoint headers: loading gives Ok or Err, and a model
     /// that loads encodes without panicking.
+    #[apt_llm_testkit::needs(models)]
     #[test]
     fn mutated_model_directories_never_panic(
         edits in prop::collection::vec((any::<usize>(), any::<u8>()), 1..6),

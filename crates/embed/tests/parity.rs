@@ -36,6 +36,44 @@ macro_rules! probe {
     };
 }
 probe!(TransformerEncoder);
+
+/// The burn encoder forced onto burn's generic CPU kernels (the default CPU encoder runs
+/// the `gemm` fast path), so both implementations answer to the golden outputs.
+#[derive(Debug)]
+struct BurnKernels(TransformerEncoder);
+
+impl SentenceEncoder for BurnKernels {
+    fn identity(&self) -> &apt_llm_embed::ModelIdentity {
+        self.0.identity()
+    }
+    fn encode(&self, sentences: &[&str]) -> Result<Array2<f32>, EmbedError> {
+        self.0.encode(sentences)
+    }
+    fn encode_with_stats(
+        &self,
+        sentences: &[&str],
+    ) -> Result<(Array2<f32>, apt_llm_embed::EncodeStats), EmbedError> {
+        self.0.encode_with_stats(sentences)
+    }
+}
+
+impl Probe for BurnKernels {
+    fn load(dir: &Path, options: EncoderOptions) -> Result<Self, EmbedError> {
+        let options = EncoderOptions {
+            cpu_kernels: apt_llm_embed::CpuKernels::Burn,
+            ..options
+        };
+        let enc = TransformerEncoder::from_dir(dir, options)?;
+        assert!(!enc.is_fast_path());
+        Ok(BurnKernels(enc))
+    }
+    fn tokenize(&self, sentences: &[&str]) -> Result<Vec<Vec<u32>>, EmbedError> {
+        self.0.tokenize(sentences)
+    }
+    fn hidden_states(&self, ids: &[u32]) -> Result<(Array2<f32>, Option<Vec<f32>>), EmbedError> {
+        self.0.hidden_states(ids)
+    }
+}
 #[cfg(feature = "tch")]
 probe!(apt_llm_embed::TchEncoder);
 
@@ -45,34 +83,42 @@ macro_rules! suite {
         mod $m {
             use super::*;
             type E = $t;
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn tiny_bert() {
                 check_tiny::<E>("tiny-bert", ModelKind::Bert);
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn tiny_distilbert() {
                 check_tiny::<E>("tiny-distilbert", ModelKind::DistilBert);
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn tiny_roberta() {
                 check_tiny::<E>("tiny-roberta", ModelKind::Roberta);
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn tiny_albert() {
                 check_tiny::<E>("tiny-albert", ModelKind::Albert);
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn real_minilm_matches_sentence_transformers() {
                 check_minilm::<E>();
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn embeddings_do_not_depend_on_batch_company_or_size() {
                 check_batch_invariance::<E>();
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn long_inputs_are_truncated_and_counted_or_windowed() {
                 check_long_inputs::<E>();
             }
+            #[apt_llm_testkit::needs(models)]
             #[test]
             fn bad_model_directories_are_errors() {
                 check_bad_dirs::<E>();
@@ -86,6 +132,7 @@ macro_rules! suite {
     };
 }
 suite!(burn, TransformerEncoder);
+suite!(burn_generic_kernels, BurnKernels);
 #[cfg(feature = "tch")]
 suite!(tch, apt_llm_embed::TchEncoder);
 
@@ -131,7 +178,7 @@ fn check_tiny<E: Probe>(name: &str, kind: ModelKind) {
     };
     let mean = E::load(&dir, opts(Pooling::Mean)).unwrap();
     let cls = E::load(&dir, opts(Pooling::Cls)).unwrap();
-    assert_eq!(mean.identity().kind, kind);
+    assert_eq!(mean.identity().family, kind.name());
     let texts: Vec<&str> = g["single"]
         .as_array()
         .unwrap()
@@ -207,8 +254,14 @@ fn check_minilm<E: Probe>() {
     let enc = E::load(&dir, EncoderOptions::default()).unwrap();
     let id = enc.identity();
     assert_eq!(
-        (id.kind, id.dim, id.pooling, id.normalize, id.max_tokens),
-        (ModelKind::MiniLm, 384, Pooling::Mean, true, 256)
+        (
+            id.family.as_str(),
+            id.dim,
+            id.pooling,
+            id.normalize,
+            id.max_tokens
+        ),
+        (ModelKind::MiniLm.name(), 384, Pooling::Mean, true, 256)
     );
     let sentences: Vec<&str> = g["sentences"]
         .as_array()
@@ -391,6 +444,7 @@ fn check_bad_dirs<E: Probe>() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn tokenizer_falls_back_to_vocab_txt() {
     let Some(root) = apt_llm_testkit::model_fixtures() else {
@@ -414,6 +468,7 @@ fn tokenizer_falls_back_to_vocab_txt() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+#[apt_llm_testkit::needs(models)]
 #[test]
 fn the_backend_is_chosen_at_run_time() {
     use apt_llm_embed::{Backend, load_encoder};

@@ -36,6 +36,7 @@ const EXPECTED: &[(&str, usize, usize, usize, usize)] = &[
     ("pandex/clearscope/PA", 102, 80, 9, 57),
 ];
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn every_stored_context_has_exact_counts() {
     let Some(cat) = catalog() else { return };
@@ -69,6 +70,7 @@ fn every_stored_context_has_exact_counts() {
     }
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn slots_report_presence_of_the_papers_forty() {
     let Some(cat) = catalog() else { return };
@@ -87,6 +89,7 @@ fn slots_report_presence_of_the_papers_forty() {
     assert_eq!(present, 22);
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn derived_process_all_equals_the_stored_join() {
     let Some(cat) = catalog() else { return };
@@ -121,6 +124,7 @@ fn derived_process_all_equals_the_stored_join() {
     }
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn derived_process_all_for_bovia_cadets() {
     let Some(cat) = catalog() else { return };
@@ -134,6 +138,7 @@ fn derived_process_all_for_bovia_cadets() {
     assert!(pa.context.attributes.iter().any(|a| a.starts_with("X3_")));
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn quirks_are_handled() {
     let Some(cat) = catalog() else { return };
@@ -155,6 +160,7 @@ fn quirks_are_handled() {
     assert!(pp.context.is_placeholder());
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn split_puts_every_attack_in_test_and_is_seeded() {
     let Some(cat) = catalog() else { return };
@@ -181,6 +187,7 @@ fn split_puts_every_attack_in_test_and_is_seeded() {
     assert_ne!(s.train, other.train);
 }
 
+#[apt_llm_testkit::needs(data)]
 #[test]
 fn single_class_test_sets_are_reported() {
     let Some(cat) = catalog() else { return };

@@ -1,65 +1,33 @@
 //! The experiment: contexts → distinct sentences → embeddings → split → fit → score →
 //! metrics. One way, no step repeated.
 
+use crate::encoders::{EncoderSpec, Loaded, LoadedEncoders, load_encoders};
+pub(crate) use crate::error::{Result, RunnerError};
 use crate::grid::{AttentionMode, DetectorChoice, PriorMode};
-use crate::hosts::{HostOutcome, HostRow};
+use crate::model_file::{SaveRequest, save_model};
+pub(crate) use crate::results::{
+    ATTRIBUTES_ENCODER, ContextOutcome, ExperimentReport, Explanation, ResultRow,
+    ScoredCombination, combination_name, detector_label,
+};
 use apt_llm_detect::{
-    DEFAULT_BLEND, Detector, DetectorSpec, FrequencyPrior, Representation, Threshold, TrainSet,
+    DEFAULT_BLEND, DEFAULT_PERCENTILE, Detector, DetectorSpec, FittedDetector, FrequencyPrior,
+    Representation, TrainSet,
 };
-use apt_llm_embed::{
-    Backend, CachedEncoder, EncoderOptions, SentenceEncoder, load_encoder, resolve_model,
-};
+use apt_llm_embed::{Backend, Device, SentenceEncoder};
 use apt_llm_fusion::{Calibrator, Rule};
-use apt_llm_metrics::{RocCurve, summarize, tie_ceiling};
+use apt_llm_metrics::{summarize, tie_ceiling};
 use apt_llm_provenance::{
-    Catalog, ContextId, LabeledContext, Patterns, SplitConfig, SyntheticConfig,
+    Catalog, Context, ContextId, LabeledContext, Patterns, SplitConfig, SyntheticConfig,
 };
 use apt_llm_textualize::{Template, Textualizer};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2, Axis};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Errors that stop an experiment (per-context and per-model problems are recorded in
-/// the report instead).
-#[derive(Debug, thiserror::Error)]
-pub enum RunnerError {
-    #[error(transparent)]
-    Provenance(#[from] apt_llm_provenance::ProvenanceError),
-    #[error(transparent)]
-    Embed(#[from] apt_llm_embed::EmbedError),
-    #[error(transparent)]
-    Detect(#[from] apt_llm_detect::DetectError),
-    #[error(transparent)]
-    Metrics(#[from] apt_llm_metrics::MetricsError),
-    /// A step failed on one context (or one combination of it): which, and why.
-    #[error("{context}: {source}")]
-    Context {
-        context: String,
-        #[source]
-        source: Box<RunnerError>,
-    },
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("figure {name}: {reason}")]
-    Figure { name: String, reason: String },
-    #[error("no encoder could be loaded: {0}")]
-    NoEncoder(String),
-    #[error("invalid experiment: {0}")]
-    Invalid(String),
-}
-
-/// Result alias.
-pub type Result<T, E = RunnerError> = std::result::Result<T, E>;
 
 /// Where contexts come from.
 #[derive(Debug, Clone)]
@@ -107,19 +75,21 @@ impl DataSource {
     }
 }
 
-/// An encoder to try: a name or directory, resolved when the experiment starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncoderSpec(pub String);
-
 /// Everything an experiment needs.
 #[derive(Clone)]
 pub struct ExperimentConfig {
     pub data: DataSource,
     /// Contexts to run (`None`: every stored context).
     pub contexts: Option<Vec<ContextId>>,
+    /// Encoders to try: transformers by name ([`EncoderSpec::named`]) and encoders of
+    /// your own ([`EncoderSpec::custom`]), each compared with every detector.
     pub encoders: Vec<EncoderSpec>,
-    /// Which implementation runs the encoders (burn unless the `tch` feature is asked for).
+    /// Which implementation runs the named encoders (burn unless the `tch` feature is
+    /// asked for).
     pub backend: Backend,
+    /// Where the burn encoders and the autoencoders run (`None`: the CPU). A GPU, with
+    /// the `wgpu` feature: `Some(apt_llm_embed::DeviceChoice::Gpu.device()?)`.
+    pub device: Option<Device>,
     pub detectors: Vec<DetectorChoice>,
     /// Detectors of your own, fitted and scored beside the built-in ones on every context
     /// (each reads the representation it declares: embeddings or attribute rows).
@@ -143,10 +113,15 @@ pub struct ExperimentConfig {
     pub quiet: bool,
     /// How many flagged processes per context to explain.
     pub explain: usize,
-    /// Save each context's best autoencoder (with its pipeline) here, for `apt-llm score`.
+    /// Save each context's best APT-LLM combination here as a model file
+    /// ([`crate::ModelFile`]), for `apt-llm score`.
     pub save_models: Option<PathBuf>,
     /// How the host view fuses per-aspect p-values (each rule is a row of `hosts.csv`).
     pub fusion: Vec<Rule>,
+    /// Also calibrate small aspects against out-of-fold scores of their training normals
+    /// (`Calibration::Crossfit` rows in the host view; see `crossfit`). Off by default:
+    /// it refits every detector five times on those aspects.
+    pub cross_fit: bool,
 }
 
 impl std::fmt::Debug for ExperimentConfig {
@@ -157,6 +132,7 @@ impl std::fmt::Debug for ExperimentConfig {
             .field("contexts", &self.contexts)
             .field("encoders", &self.encoders)
             .field("backend", &self.backend)
+            .field("device", &self.device)
             .field("detectors", &self.detectors)
             .field("custom_detectors", &custom)
             .field("attention", &self.attention)
@@ -165,6 +141,7 @@ impl std::fmt::Debug for ExperimentConfig {
             .field("seed", &self.seed)
             .field("epochs", &self.epochs)
             .field("fusion", &self.fusion)
+            .field("cross_fit", &self.cross_fit)
             .finish_non_exhaustive()
     }
 }
@@ -174,8 +151,9 @@ impl Default for ExperimentConfig {
         ExperimentConfig {
             data: DataSource::bundled(),
             contexts: None,
-            encoders: vec![EncoderSpec("minilm".into())],
+            encoders: vec![EncoderSpec::minilm()],
             backend: Backend::Burn,
+            device: None,
             detectors: DetectorChoice::DEFAULT.to_vec(),
             custom_detectors: Vec::new(),
             attention: AttentionMode::Both,
@@ -191,201 +169,41 @@ impl Default for ExperimentConfig {
             explain: 3,
             save_models: None,
             fusion: Rule::ALL.to_vec(),
+            cross_fit: false,
         }
     }
 }
 
-/// One scored combination on one context: a row of `results.csv`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultRow {
-    pub context: String,
-    pub scenario: String,
-    pub os: String,
-    pub aspect: String,
-    pub encoder: String,
-    pub detector: String,
-    pub attention: bool,
-    /// Scored with the training-frequency prior in front.
-    #[serde(default)]
-    pub prior: bool,
-    /// An APT-LLM combination (an autoencoder on embeddings), as opposed to a baseline.
-    #[serde(default)]
-    pub apt_llm: bool,
-    pub auc: f64,
-    pub pr_auc: f64,
-    pub ndcg: f64,
-    pub tie_ceiling: f64,
-    pub train_rows: usize,
-    pub test_rows: usize,
-    pub attacks: usize,
-    pub seconds: f64,
-}
-
-impl ResultRow {
-    /// `detector[+attn][+freq]`.
-    pub fn detector_label(&self) -> String {
-        detector_label(&self.detector, self.attention, self.prior)
+/// Load the configuration's encoders; none at all is an error with every reason.
+pub(crate) fn encoders_of(cfg: &ExperimentConfig) -> Result<LoadedEncoders> {
+    let (loaded, unavailable) = load_encoders(
+        &cfg.encoders,
+        cfg.backend,
+        cfg.device.as_ref(),
+        cfg.cache.as_deref(),
+    )?;
+    if loaded.is_empty() {
+        return Err(RunnerError::NoEncoder { unavailable });
     }
-    /// `encoder / detector[+attn][+freq]`.
-    pub fn combination(&self) -> String {
-        combination_name(&self.encoder, &self.detector, self.attention, self.prior)
-    }
-    /// True for APT-LLM combinations (an autoencoder detector).
-    pub fn is_apt_llm(&self) -> bool {
-        self.apt_llm
-    }
+    Ok((loaded, unavailable))
 }
 
-/// The encoder column of detectors that read attribute rows instead of embeddings.
-pub const ATTRIBUTES_ENCODER: &str = "-";
-
-/// `detector[+attn][+freq]`.
-pub fn detector_label(detector: &str, attention: bool, prior: bool) -> String {
-    format!(
-        "{detector}{}{}",
-        if attention { "+attn" } else { "" },
-        if prior { "+freq" } else { "" }
-    )
-}
-
-/// `encoder / detector[+attn][+freq]`.
-pub fn combination_name(encoder: &str, detector: &str, attention: bool, prior: bool) -> String {
-    format!("{encoder} / {}", detector_label(detector, attention, prior))
-}
-
-/// Scores kept for figures.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScoredCombination {
-    pub combination: String,
-    pub encoder: String,
-    pub detector: String,
-    pub attention: bool,
-    pub prior: bool,
-    pub apt_llm: bool,
-    /// Per distinct test group: score, label, weight (processes).
-    pub scores: Vec<f32>,
-    /// Per distinct test group: the score's tail probability among held-out normal scores
-    /// of this context (empty when they could not be calibrated).
-    pub p_values: Vec<f64>,
-    /// The same against every normal training and validation score: finer (the floor is
-    /// 1 / (all normals + 1)) but in-sample for the training rows.
-    pub p_values_all: Vec<f64>,
-    pub labels: Vec<bool>,
-    pub weights: Vec<f32>,
-    pub threshold: Option<f32>,
-    pub loss_history: Option<Vec<(f32, Option<f32>)>>,
-    /// Held-out normal scores and their weights (what the threshold and p-values were
-    /// computed from); saved with a pipeline so `score` can move the threshold.
-    #[serde(skip)]
-    pub normal_scores: (Vec<f32>, Vec<f32>),
-}
-
-/// Why a flagged process scored high.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Explanation {
-    pub process: String,
-    pub attack: bool,
-    pub score: f32,
-    pub threshold: f32,
-    /// Attribute phrase and how much the score falls without it, largest first.
-    pub contributions: Vec<(String, f32)>,
-}
-
-/// Everything learnt about one context.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContextOutcome {
-    pub context: String,
-    /// The host (`scenario/performer`) and aspect (`PE`, ...) of the context.
-    pub host: String,
-    pub aspect: String,
-    pub processes: usize,
-    pub patterns: usize,
-    pub attacks: usize,
-    pub test_normals: usize,
-    /// Why it was not scored, if it was not.
-    pub skipped: Option<String>,
-    /// Labelled attack ids of the context's folder that match no process of the folder.
-    #[serde(default)]
-    pub unmatched_attacks: usize,
-    pub tie_ceiling: Option<f64>,
-    /// Test attack processes whose exact attribute pattern also occurs among the normal
-    /// training processes: to any detector trained on normal data they look like seen
-    /// normal behaviour (they can still rank high if that pattern is rare).
-    #[serde(default)]
-    pub attacks_seen_in_training: Option<usize>,
-    pub scored: Vec<ScoredCombination>,
-    pub explanations: Vec<Explanation>,
-    /// Test processes: (process id, index of its test group in `scored[..].scores`).
-    #[serde(skip)]
-    pub test_processes: Vec<(String, usize)>,
-    /// Embeddings of test groups (first encoder) for the t-SNE figure.
-    #[serde(skip)]
-    pub embedding_sample: Option<(Array2<f32>, Vec<f32>)>,
-}
-
-/// The whole run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExperimentReport {
-    pub rows: Vec<ResultRow>,
-    pub contexts: Vec<ContextOutcome>,
-    /// The host view: every host whose aspects were scored, fused.
-    #[serde(default)]
-    pub hosts: Vec<HostOutcome>,
-    /// One row per host × combination × fusion rule (`hosts.csv`).
-    #[serde(default)]
-    pub host_rows: Vec<HostRow>,
-    /// Encoders that could not be loaded, with the reason.
-    pub unavailable_encoders: Vec<(String, String)>,
-    pub data: String,
-    pub seconds: f64,
-}
-
-pub(crate) struct Loaded {
-    pub name: String,
-    spec: String,
-    pub encoder: Box<dyn SentenceEncoder>,
-}
-
-/// The error when no encoder of a configuration could be loaded, with every reason.
-pub(crate) fn no_encoder(unavailable: &[(String, String)]) -> RunnerError {
-    RunnerError::NoEncoder(
-        unavailable
-            .iter()
-            .map(|(n, e)| format!("{n}: {e}"))
-            .collect::<Vec<_>>()
-            .join("; "),
-    )
-}
-
-pub(crate) fn load_encoders(cfg: &ExperimentConfig) -> (Vec<Loaded>, Vec<(String, String)>) {
-    let mut ok = Vec::new();
-    let mut missing = Vec::new();
-    for spec in &cfg.encoders {
-        let attempt = resolve_model(&spec.0)
-            .and_then(|dir| load_encoder(dir, EncoderOptions::default(), cfg.backend));
-        match attempt {
-            Ok(enc) => {
-                let name = enc.identity().kind.name().to_string();
-                let boxed: Box<dyn SentenceEncoder> = match &cfg.cache {
-                    Some(dir) => match CachedEncoder::new(enc, dir) {
-                        Ok(c) => Box::new(c),
-                        Err(e) => {
-                            missing.push((spec.0.clone(), e.to_string()));
-                            continue;
-                        }
-                    },
-                    None => Box::new(enc),
-                };
-                ok.push(Loaded {
-                    name,
-                    spec: spec.0.clone(),
-                    encoder: boxed,
-                });
-            }
-            Err(e) => missing.push((spec.0.clone(), e.to_string())),
-        }
-    }
-    (ok, missing)
+/// One sentence per distinct pattern of `context` (in pattern order), encoded: the
+/// embedding rows every embedding detector reads, here, in `hunt` and in `apt-llm score`.
+pub fn embed_patterns(
+    template: &Template,
+    context: &Context,
+    patterns: &Patterns,
+    encoder: &dyn SentenceEncoder,
+) -> Result<Array2<f32>> {
+    let text = Textualizer::new(template.clone(), context);
+    let sentences: Vec<String> = patterns
+        .patterns
+        .iter()
+        .map(|p| text.sentence_of(&p.attributes, None))
+        .collect();
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    Ok(encoder.encode(&refs)?)
 }
 
 fn bar(quiet: bool, len: u64, what: &str) -> ProgressBar {
@@ -455,7 +273,13 @@ pub(crate) fn grid_entries(cfg: &ExperimentConfig) -> Vec<GridEntry> {
     for &det in &cfg.detectors {
         for &attention in cfg.attention.settings_for(det) {
             out.push(GridEntry {
-                spec: Arc::from(det.spec(attention, cfg.seed, cfg.epochs, cfg.scaling)),
+                spec: Arc::from(det.spec_on(
+                    attention,
+                    cfg.seed,
+                    cfg.epochs,
+                    cfg.scaling,
+                    cfg.device.as_ref(),
+                )),
                 detector: det.name().to_string(),
                 attention,
                 apt_llm: det.is_autoencoder(),
@@ -478,13 +302,10 @@ pub(crate) fn grid_entries(cfg: &ExperimentConfig) -> Vec<GridEntry> {
 /// Run the experiment.
 pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     if cfg.detectors.is_empty() && cfg.custom_detectors.is_empty() {
-        return Err(RunnerError::Invalid("no detector selected".into()));
+        return Err(RunnerError::NoDetector);
     }
     let start = Instant::now();
-    let (encoders, unavailable) = load_encoders(cfg);
-    if encoders.is_empty() {
-        return Err(no_encoder(&unavailable));
-    }
+    let (encoders, unavailable) = encoders_of(cfg)?;
     let (contexts, data_name): (Vec<LabeledContext>, String) = match &cfg.data {
         DataSource::Root(root) => {
             let catalog = Catalog::discover(root)?;
@@ -545,11 +366,14 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
                 let done = progress.position();
                 let elapsed = start.elapsed().as_secs_f64();
                 let eta = elapsed / done as f64 * (contexts.len() as u64 - done) as f64;
+                let what = match &out.0.skipped {
+                    Some(why) => format!("not scored ({why})"),
+                    None => format!("{} combinations scored", out.0.scored.len()),
+                };
                 eprintln!(
-                    "[{done}/{}] {}: {} combinations scored in {:.1} s; elapsed {elapsed:.0} s, about {eta:.0} s to go",
+                    "[{done}/{}] {}: {what} in {:.1} s; elapsed {elapsed:.0} s, about {eta:.0} s to go",
                     contexts.len(),
                     ctx.id,
-                    out.0.scored.len(),
                     t0.elapsed().as_secs_f64(),
                 );
             }
@@ -562,11 +386,22 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         report.rows.extend(rows);
     }
     progress.finish_and_clear();
+    if !cfg.quiet && !std::io::stderr().is_terminal() {
+        eprintln!(
+            "host view: fusing the aspects of each host; elapsed {:.0} s",
+            start.elapsed().as_secs_f64()
+        );
+    }
     let (hosts, host_rows) = crate::hosts::host_view(
         &report,
         &contexts,
         &cfg.split,
         &cfg.fusion,
+        if cfg.cross_fit {
+            &crate::hosts::Calibration::BOTH[..]
+        } else {
+            &crate::hosts::Calibration::BOTH[..1]
+        },
         cfg.min_test_normals,
         cfg.explain,
     );
@@ -692,35 +527,22 @@ impl Inputs {
             ts
         }
     }
-    /// Held-out normal rows for thresholds and calibration: the validation rows, or the
-    /// training rows when the context is too small to hold any out.
-    pub(crate) fn normal_rows(&self) -> (&Array2<f32>, &Array1<f32>) {
-        if self.vx.nrows() > 0 {
-            (&self.vx, &self.vw)
-        } else {
-            (&self.tx, &self.tw)
-        }
-    }
 }
 
-/// The best APT-LLM combination of a context so far.
-struct BestAutoencoder {
+/// The best APT-LLM combination of a context so far: the one saved and explained.
+struct Best {
     auc: f64,
+    /// Index into `ContextOutcome::scored`.
     scored: usize,
-    model: Arc<dyn Detector>,
+    model: FittedDetector,
+    /// Index into the loaded encoders.
     encoder: usize,
 }
 
-fn run_context(
-    cfg: &ExperimentConfig,
-    ctx: &LabeledContext,
-    encoders: &[Loaded],
-    entries: &[GridEntry],
-) -> Result<(ContextOutcome, Vec<ResultRow>)> {
-    let id: &ContextId = &ctx.id;
-    let prep = prepare(cfg, ctx)?;
-    let mut rows = Vec::new();
-    let mut outcome = ContextOutcome {
+/// The outcome of a context before anything is fitted: its counts and test processes.
+fn outcome_of(ctx: &LabeledContext, prep: &Prepared) -> ContextOutcome {
+    let id = &ctx.id;
+    ContextOutcome {
         context: id.to_string(),
         host: id.host().to_string(),
         aspect: id.aspect.short().to_string(),
@@ -745,7 +567,105 @@ fn run_context(
             })
             .collect(),
         embedding_sample: None,
+    }
+}
+
+/// The inputs each detector reads: one embedding per encoder, and the binary attribute
+/// rows once (they do not depend on the encoder); each only when some entry reads it.
+fn representations(
+    cfg: &ExperimentConfig,
+    ctx: &LabeledContext,
+    prep: &Prepared,
+    encoders: &[Loaded],
+    entries: &[GridEntry],
+) -> Result<Vec<(Representation, Inputs)>> {
+    let wants = |r: Representation| entries.iter().any(|e| e.spec.representation() == r);
+    let mut inputs = Vec::new();
+    if wants(Representation::Embedding) {
+        for (ei, enc) in encoders.iter().enumerate() {
+            let x = embed_patterns(&cfg.template, &ctx.context, &prep.patterns, &*enc.encoder)
+                .map_err(|e| RunnerError::Context {
+                    context: format!("{} / {}", ctx.id, enc.label),
+                    source: Box::new(e),
+                })?;
+            inputs.push((
+                Representation::Embedding,
+                Inputs::new(prep, &x, Some(ei), enc.label.clone()),
+            ));
+        }
+    }
+    if wants(Representation::Attributes) {
+        let x = attribute_rows(&prep.patterns, ctx.context.attributes.len());
+        inputs.push((
+            Representation::Attributes,
+            Inputs::new(prep, &x, None, ATTRIBUTES_ENCODER.into()),
+        ));
+    }
+    Ok(inputs)
+}
+
+/// Score one fitted model (with or without the prior) on a context's test groups, with
+/// its threshold and the p-values of the host view.
+fn score_model(
+    model: &FittedDetector,
+    input: &Inputs,
+    groups: &TestGroups,
+    entry: &GridEntry,
+    prior: bool,
+    out_of_fold: Option<&(Vec<f32>, Vec<f32>)>,
+) -> Result<ScoredCombination> {
+    let test_w = Array1::from(groups.weight.clone());
+    // Transductive detectors take the test rows' process counts.
+    let scores = model
+        .score_weighted(input.test_x.view(), Some(test_w.view()))?
+        .to_vec();
+    let (normal_scores, normal_weights) = model.normal_scores();
+    // Scores that cannot be calibrated (a detector giving NaN on normal rows) leave the
+    // combination out of the host view: an empty list says so to `hosts`.
+    let calibrate = |all: &[f32], w: &[f32]| match Calibrator::new(all, Some(w)) {
+        Ok(c) => c.p_values(&scores),
+        Err(_) => Vec::new(),
     };
+    let p_values = calibrate(normal_scores, normal_weights);
+    // Cross-fitted: the held-out normals plus the out-of-fold training normals.
+    let p_values_crossfit = match out_of_fold {
+        Some((oof, oof_w)) => {
+            let mut all = oof.clone();
+            all.extend_from_slice(normal_scores);
+            let mut w = oof_w.clone();
+            w.extend_from_slice(normal_weights);
+            calibrate(&all, &w)
+        }
+        None => p_values.clone(),
+    };
+    Ok(ScoredCombination {
+        combination: combination_name(&input.encoder_name, &entry.detector, entry.attention, prior),
+        encoder: input.encoder_name.clone(),
+        detector: entry.detector.clone(),
+        attention: entry.attention,
+        prior,
+        apt_llm: entry.apt_llm,
+        scores,
+        p_values,
+        p_values_crossfit,
+        labels: groups.label.clone(),
+        weights: groups.weight.clone(),
+        threshold: Some(model.threshold().value),
+        loss_history: model.detector().loss_history().map(<[_]>::to_vec),
+        normal_scores: (normal_scores.to_vec(), normal_weights.to_vec()),
+    })
+}
+
+fn run_context(
+    cfg: &ExperimentConfig,
+    ctx: &LabeledContext,
+    encoders: &[Loaded],
+    entries: &[GridEntry],
+) -> Result<(ContextOutcome, Vec<ResultRow>)> {
+    let id: &ContextId = &ctx.id;
+    let prep = prepare(cfg, ctx)?;
+    let mut rows = Vec::new();
+    let mut outcome = outcome_of(ctx, &prep);
     if ctx.context.is_placeholder() {
         outcome.skipped = Some("placeholder table (dummy columns), no data".into());
         outcome.test_processes.clear();
@@ -771,48 +691,14 @@ fn run_context(
                 .sum(),
         );
     }
-    let text = Textualizer::new(cfg.template.clone(), &ctx.context);
-    let wants = |r: Representation| entries.iter().any(|e| e.spec.representation() == r);
-    // The inputs each detector reads: one embedding per encoder, and the binary attribute
-    // rows once (they do not depend on the encoder).
-    let mut inputs: Vec<(Representation, Inputs)> = Vec::new();
-    if wants(Representation::Embedding) {
-        let sentences: Vec<String> = prep
-            .patterns
-            .patterns
-            .iter()
-            .map(|p| text.sentence_of(&p.attributes, None))
-            .collect();
-        let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-        for (ei, enc) in encoders.iter().enumerate() {
-            let x = enc
-                .encoder
-                .encode(&refs)
-                .map_err(|e| RunnerError::Context {
-                    context: id.to_string(),
-                    source: Box::new(e.into()),
-                })?;
-            inputs.push((
-                Representation::Embedding,
-                Inputs::new(&prep, &x, Some(ei), enc.name.clone()),
-            ));
-        }
-    }
-    if wants(Representation::Attributes) {
-        let x = attribute_rows(&prep.patterns, ctx.context.attributes.len());
-        inputs.push((
-            Representation::Attributes,
-            Inputs::new(&prep, &x, None, ATTRIBUTES_ENCODER.into()),
-        ));
-    }
+    let inputs = representations(cfg, ctx, &prep, encoders, entries)?;
     if let Some((_, first)) = inputs.iter().find(|(r, _)| *r == Representation::Embedding) {
         outcome.embedding_sample = Some((
             first.test_x.clone(),
             groups.label.iter().map(|&l| l as u8 as f32).collect(),
         ));
     }
-    let mut best: Option<BestAutoencoder> = None;
-    let test_w = Array1::from(groups.weight.clone());
+    let mut best: Option<Best> = None;
     for (representation, input) in &inputs {
         let ts = input.train_set();
         for entry in entries
@@ -830,61 +716,41 @@ fn run_context(
                             source: Box::new(e.into()),
                         })?,
                 );
+            // Small aspects: out-of-fold training scores for a finer calibration.
+            let out_of_fold = if cfg.cross_fit
+                && ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll
+                && input.vw.sum() < crate::crossfit::CROSS_FIT_BELOW
+            {
+                let validation = (input.vx.nrows() > 0).then(|| (input.vx.view(), input.vw.view()));
+                Some(crate::crossfit::out_of_fold(
+                    &*entry.spec,
+                    entry.priors,
+                    input.tx.view(),
+                    input.tw.view(),
+                    validation,
+                    cfg.split.seed,
+                )?)
+            } else {
+                None
+            };
             let fit_seconds = t0.elapsed().as_secs_f64();
-            for &prior in entry.priors {
+            for (pi, &prior) in entry.priors.iter().enumerate() {
                 let t1 = Instant::now();
-                let model: Arc<dyn Detector> = if prior {
+                let detector: Arc<dyn Detector> = if prior {
                     Arc::new(FrequencyPrior::new(fitted.clone(), &ts, DEFAULT_BLEND)?)
                 } else {
                     fitted.clone()
                 };
-                // Transductive detectors take the test rows' process counts.
-                let scores = model
-                    .score_weighted(input.test_x.view(), Some(test_w.view()))?
-                    .to_vec();
-                let (nx, nw) = input.normal_rows();
-                let normal_scores = model.score(nx.view())?.to_vec();
-                let threshold = Threshold::from_scores(&normal_scores, nw.as_slice(), 95.0)
-                    .ok()
-                    .map(|t| t.value);
-                // Scores that cannot be calibrated (a detector giving NaN on normal rows)
-                // leave the combination out of the host view.
-                let p_values = Calibrator::new(&normal_scores, nw.as_slice())
-                    .map(|c| c.p_values(&scores))
-                    .unwrap_or_default();
-                let p_values_all = if input.vx.nrows() > 0 {
-                    let mut all = model.score(input.tx.view())?.to_vec();
-                    all.extend_from_slice(&normal_scores);
-                    let mut w = input.tw.to_vec();
-                    w.extend(input.vw.iter());
-                    Calibrator::new(&all, Some(&w))
-                        .map(|c| c.p_values(&scores))
-                        .unwrap_or_default()
-                } else {
-                    p_values.clone()
-                };
-                let seconds = fit_seconds + t1.elapsed().as_secs_f64();
-                let sc = ScoredCombination {
-                    combination: combination_name(
-                        &input.encoder_name,
-                        &entry.detector,
-                        entry.attention,
-                        prior,
-                    ),
-                    encoder: input.encoder_name.clone(),
-                    detector: entry.detector.clone(),
-                    attention: entry.attention,
+                let model = FittedDetector::new(detector, &ts, DEFAULT_PERCENTILE)?;
+                let sc = score_model(
+                    &model,
+                    input,
+                    groups,
+                    entry,
                     prior,
-                    apt_llm: entry.apt_llm,
-                    scores,
-                    p_values,
-                    p_values_all,
-                    labels: groups.label.clone(),
-                    weights: groups.weight.clone(),
-                    threshold,
-                    loss_history: model.loss_history().map(<[_]>::to_vec),
-                    normal_scores: (normal_scores.clone(), nw.to_vec()),
-                };
+                    out_of_fold.as_ref().map(|o| &o[pi]),
+                )?;
+                let seconds = fit_seconds + t1.elapsed().as_secs_f64();
                 if prep.no_metrics.is_none() {
                     let summary = summarize(&sc.scores, &groups.label, Some(&groups.weight))?;
                     rows.push(ResultRow {
@@ -910,7 +776,7 @@ fn run_context(
                         && let Some(ei) = input.encoder
                         && best.as_ref().is_none_or(|b| summary.auc > b.auc)
                     {
-                        best = Some(BestAutoencoder {
+                        best = Some(Best {
                             auc: summary.auc,
                             scored: outcome.scored.len(),
                             model: model.clone(),
@@ -922,215 +788,73 @@ fn run_context(
             }
         }
     }
-    if let (Some(b), Some(dir)) = (&best, &cfg.save_models) {
-        save_pipeline(
-            cfg,
-            id,
-            dir,
-            b,
-            &outcome.scored[b.scored],
-            encoders,
-            &ctx.context.attributes,
+    let Some(best) = best else {
+        return Ok((outcome, rows));
+    };
+    if let Some(dir) = &cfg.save_models {
+        let enc = &encoders[best.encoder];
+        save_model(
+            &SaveRequest {
+                dir,
+                context: id,
+                attributes: &ctx.context.attributes,
+                template: &cfg.template,
+                combination: &outcome.scored[best.scored].combination,
+                representation: Representation::Embedding,
+                encoder: Some((&enc.spec, enc.encoder.identity())),
+                auc: Some(best.auc),
+            },
+            &best.model,
         )?;
     }
-    // Explain the top flagged processes of the best autoencoder.
-    if let Some(b) = best
-        && cfg.explain > 0
-    {
-        let sc = &outcome.scored[b.scored];
-        let threshold = sc.threshold.unwrap_or(f32::INFINITY);
-        let mut order: Vec<usize> = (0..sc.scores.len())
-            .filter(|&g| sc.scores[g] > threshold)
-            .collect();
-        order.sort_by(|&a, &b| sc.scores[b].total_cmp(&sc.scores[a]));
-        for &g in order.iter().take(cfg.explain) {
-            let p = &prep.patterns.patterns[groups.pattern[g]];
-            let contributions = crate::explain::leave_one_out(
-                &text,
-                &p.attributes,
-                &*encoders[b.encoder].encoder,
-                &*b.model,
-                64,
-            )?;
-            outcome.explanations.push(Explanation {
-                process: ctx.context.records[groups.members[g][0]].id.clone(),
-                attack: groups.label[g],
-                score: sc.scores[g],
-                threshold,
-                contributions,
-            });
-        }
+    if cfg.explain > 0 {
+        let explanations = explain_best(
+            cfg,
+            ctx,
+            &prep,
+            &outcome.scored[best.scored],
+            &best,
+            encoders,
+        )?;
+        outcome.explanations = explanations;
     }
     Ok((outcome, rows))
 }
 
-fn save_pipeline(
+/// Explain the top flagged test groups of the best combination: which attributes raise
+/// each one's score.
+fn explain_best(
     cfg: &ExperimentConfig,
-    id: &ContextId,
-    dir: &std::path::Path,
-    best: &BestAutoencoder,
-    scored: &ScoredCombination,
+    ctx: &LabeledContext,
+    prep: &Prepared,
+    sc: &ScoredCombination,
+    best: &Best,
     encoders: &[Loaded],
-    attributes: &[String],
-) -> Result<()> {
-    let stem = id.to_string().replace('/', "_");
-    let model_path = dir.join(format!("{stem}.model.json"));
-    std::fs::create_dir_all(dir).map_err(|e| RunnerError::Io {
-        path: dir.to_path_buf(),
-        source: e,
-    })?;
-    best.model.save(&model_path)?;
-    let pipeline = Pipeline {
-        encoder: encoders[best.encoder].spec.clone(),
-        template: cfg.template.clone(),
-        detector: format!("{stem}.model.json"),
-        combination: scored.combination.clone(),
-        threshold: scored.threshold.unwrap_or(f32::INFINITY),
-        trained_on: id.to_string(),
-        normal_scores: scored.normal_scores.0.clone(),
-        normal_weights: scored.normal_scores.1.clone(),
-        format: PIPELINE_FORMAT,
-        aspect: Some(id.aspect.short().to_string()),
-        attributes: attributes.to_vec(),
-        encoder_identity: Some(encoders[best.encoder].encoder.identity().clone()),
-        auc: Some(best.auc),
-    };
-    let p = dir.join(format!("{stem}.pipeline.json"));
-    let text = serde_json::to_string_pretty(&pipeline).map_err(|e| RunnerError::Io {
-        path: p.clone(),
-        source: e.into(),
-    })?;
-    std::fs::write(&p, text).map_err(|e| RunnerError::Io {
-        path: p.clone(),
-        source: e,
-    })
-}
-
-/// A saved detector with what it needs to score new processes: the encoder, the sentence
-/// template and the threshold. Written by `save_models`, read by `apt-llm score`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pipeline {
-    /// Encoder spec (name or directory).
-    pub encoder: String,
-    pub template: Template,
-    /// Detector file, relative to the pipeline file.
-    pub detector: String,
-    pub combination: String,
-    /// The 95th percentile of held-out normal scores.
-    pub threshold: f32,
-    /// Context it was fitted on.
-    pub trained_on: String,
-    /// Held-out normal scores and weights, so a caller can set another percentile.
-    #[serde(default)]
-    pub normal_scores: Vec<f32>,
-    #[serde(default)]
-    pub normal_weights: Vec<f32>,
-    /// Layout version of this file ([`PIPELINE_FORMAT`]; files without one are 1).
-    #[serde(default = "format_one")]
-    pub format: u32,
-    /// The aspect (`PE`, ...) and attribute schema (names, in column order) it was fitted
-    /// on: scoring another aspect or another schema is refused.
-    #[serde(default)]
-    pub aspect: Option<String>,
-    #[serde(default)]
-    pub attributes: Vec<String>,
-    /// The encoder exactly (family, backend, weight fingerprint, pooling, ...).
-    #[serde(default)]
-    pub encoder_identity: Option<apt_llm_embed::ModelIdentity>,
-    /// Test ROC-AUC of this combination when it was fitted.
-    #[serde(default)]
-    pub auc: Option<f64>,
-}
-
-/// The pipeline layout this build writes and reads.
-pub const PIPELINE_FORMAT: u32 = 2;
-
-fn format_one() -> u32 {
-    1
-}
-
-impl Pipeline {
-    /// Check that this pipeline may score `context` with `encoder`: same format, aspect,
-    /// attribute schema and encoder. Returns warnings (a model that ranked worse than
-    /// chance when it was fitted); a mismatch is an error naming both sides.
-    pub fn check(
-        &self,
-        context: &ContextId,
-        attributes: &[String],
-        encoder: &apt_llm_embed::ModelIdentity,
-    ) -> std::result::Result<Vec<String>, String> {
-        if self.format != PIPELINE_FORMAT {
-            return Err(format!(
-                "pipeline format {} (this build reads {PIPELINE_FORMAT}): {}; fit it again with `apt-llm evaluate --save-models`",
-                self.format,
-                if self.format < PIPELINE_FORMAT {
-                    "written by an older apt-llm, it records neither the aspect nor the attribute schema nor the encoder it was fitted with"
-                } else {
-                    "written by a newer apt-llm"
-                }
-            ));
-        }
-        let aspect = context.aspect.short();
-        if self.aspect.as_deref() != Some(aspect) {
-            return Err(format!(
-                "fitted on {} ({}), asked to score {context} ({aspect}): another aspect has other attributes",
-                self.trained_on,
-                self.aspect.as_deref().unwrap_or("?")
-            ));
-        }
-        if self.attributes != attributes {
-            let first = self
-                .attributes
-                .iter()
-                .zip(attributes)
-                .position(|(a, b)| a != b)
-                .unwrap_or(self.attributes.len().min(attributes.len()));
-            return Err(format!(
-                "attribute schema differs: fitted on {} attributes ({}), {context} has {}; first difference at column {}: {:?} vs {:?}",
-                self.attributes.len(),
-                self.trained_on,
-                attributes.len(),
-                first + 1,
-                self.attributes
-                    .get(first)
-                    .map(String::as_str)
-                    .unwrap_or("(none)"),
-                attributes
-                    .get(first)
-                    .map(String::as_str)
-                    .unwrap_or("(none)")
-            ));
-        }
-        match &self.encoder_identity {
-            Some(e) if e.fingerprint != encoder.fingerprint || e.backend != encoder.backend => {
-                return Err(format!(
-                    "encoder differs: fitted with {} ({:?}, weights {}), {} resolves to {} ({:?}, weights {})",
-                    e.name,
-                    e.backend,
-                    e.fingerprint,
-                    self.encoder,
-                    encoder.name,
-                    encoder.backend,
-                    encoder.fingerprint
-                ));
-            }
-            Some(_) => {}
-            None => return Err("the pipeline records no encoder identity".into()),
-        }
-        let mut warnings = Vec::new();
-        if let Some(auc) = self.auc
-            && auc < 0.5
-        {
-            warnings.push(format!(
-                "this model ranked worse than chance when it was fitted (ROC-AUC {auc:.3} on {})",
-                self.trained_on
-            ));
-        }
-        Ok(warnings)
+) -> Result<Vec<Explanation>> {
+    let groups = &prep.groups;
+    let text = Textualizer::new(cfg.template.clone(), &ctx.context);
+    let threshold = best.model.threshold().value;
+    let mut order: Vec<usize> = (0..sc.scores.len())
+        .filter(|&g| sc.scores[g] > threshold)
+        .collect();
+    order.sort_by(|&a, &b| sc.scores[b].total_cmp(&sc.scores[a]));
+    let mut out = Vec::new();
+    for &g in order.iter().take(cfg.explain) {
+        let p = &prep.patterns.patterns[groups.pattern[g]];
+        let contributions = crate::explain::leave_one_out(
+            &text,
+            &p.attributes,
+            &*encoders[best.encoder].encoder,
+            &**best.model.detector(),
+            64,
+        )?;
+        out.push(Explanation {
+            process: ctx.context.records[groups.members[g][0]].id.clone(),
+            attack: groups.label[g],
+            score: sc.scores[g],
+            threshold,
+            contributions,
+        });
     }
-}
-
-/// ROC curve of a scored combination.
-pub fn roc_of(sc: &ScoredCombination) -> Option<RocCurve> {
-    RocCurve::new(&sc.scores, &sc.labels, Some(&sc.weights)).ok()
+    Ok(out)
 }

@@ -1,6 +1,6 @@
 //! Leave-one-attribute-out explanations.
 
-use crate::experiment::Result;
+use crate::error::Result;
 use apt_llm_detect::Detector;
 use apt_llm_embed::SentenceEncoder;
 use apt_llm_textualize::Textualizer;

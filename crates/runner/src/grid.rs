@@ -101,6 +101,19 @@ impl DetectorChoice {
         epochs: usize,
         scaling: Scaling,
     ) -> Box<dyn DetectorSpec> {
+        self.spec_on(attention, seed, epochs, scaling, None)
+    }
+
+    /// [`DetectorChoice::spec`], with the autoencoders trained and scored on `device`
+    /// (the CPU when `None`; the other detectors always run on the CPU).
+    pub fn spec_on(
+        self,
+        attention: bool,
+        seed: u64,
+        epochs: usize,
+        scaling: Scaling,
+        device: Option<&apt_llm_embed::Device>,
+    ) -> Box<dyn DetectorSpec> {
         let output = match scaling {
             Scaling::MinMax => OutputActivation::Sigmoid,
             Scaling::Standard | Scaling::None => OutputActivation::Linear,
@@ -111,11 +124,15 @@ impl DetectorChoice {
                 output,
                 ..c
             };
-            Box::new(Autoencoder::new(
+            let ae = Autoencoder::new(
                 c.with_attention(attention)
                     .with_seed(seed)
                     .with_epochs(epochs),
-            ))
+            );
+            match device {
+                Some(d) => Box::new(ae.on(d.clone())),
+                None => Box::new(ae),
+            }
         };
         match self {
             DetectorChoice::Ae => ae(AutoencoderConfig::ae()),

@@ -6,6 +6,12 @@
 //! [`FusionRule`]. A process absent from a view contributes nothing there. ProcessAll is
 //! not fused: it is the join of the other views, kept as the paper's baseline context.
 //!
+//! Candidates are each combination alone and *pairs*: every APT-LLM combination with
+//! every baseline (`MiniLM / DAE & - / OC3`), both calibrated in each view and fused there
+//! by the same rule before the views are fused. An embedding autoencoder and an
+//! attribute-set detector miss different attacks; on the DARPA hosts the pair is what
+//! lifts the fused ranking above the best single aspect.
+//!
 //! Selection at host level is honest: the combination (encoder, detector, settings and
 //! fusion rule) reported for a host is the one with the best mean AUC over the *other*
 //! hosts (leave-one-host-out); the paper-style pick (best on the host itself) is reported
@@ -33,6 +39,10 @@ pub struct HostRow {
     pub detector: String,
     pub attention: bool,
     pub prior: bool,
+    /// A second detector fused with this one inside every aspect (a hybrid key), e.g.
+    /// `- / OC3`; `None` for a single detector.
+    #[serde(default)]
+    pub partner: Option<String>,
     pub fusion: String,
     /// Which normal scores calibrated the p-values (see [`Calibration`]).
     pub calibration: Calibration,
@@ -47,15 +57,26 @@ pub struct HostRow {
 }
 
 impl HostRow {
-    /// `encoder / detector[+attn][+freq] ⊕ rule`, the key selections compare.
+    /// `encoder / detector[+attn][+freq][ & partner] ⊕ rule`, the key selections compare.
     pub fn key(&self) -> String {
         format!(
-            "{} / {} ⊕ {}{}",
-            self.encoder,
-            detector_label(&self.detector, self.attention, self.prior),
+            "{} ⊕ {}{}",
+            self.combination(),
             self.fusion,
             self.calibration.suffix()
         )
+    }
+    /// `encoder / detector[+attn][+freq][ & partner]`: what is fused, before the rule.
+    pub fn combination(&self) -> String {
+        let own = format!(
+            "{} / {}",
+            self.encoder,
+            detector_label(&self.detector, self.attention, self.prior)
+        );
+        match &self.partner {
+            Some(p) => format!("{own} & {p}"),
+            None => own,
+        }
     }
 }
 
@@ -67,31 +88,32 @@ pub enum Calibration {
     /// Held-out normal processes only (validation): exact conformal p-values, but
     /// coarse where an aspect has few processes (the floor is 1 / (held-out + 1)).
     Heldout,
-    /// Every normal training and validation process: fine-grained, but the training
-    /// rows' scores are in-sample (a detector fits them better than new rows).
-    All,
+    /// The held-out normals plus out-of-fold scores of the training normals where the
+    /// held-out ones are few (see `crossfit`): as honest as `Heldout`, finer on small
+    /// aspects, identical to it on large ones.
+    Crossfit,
 }
 
 impl Calibration {
     /// Both settings.
-    pub const BOTH: [Calibration; 2] = [Calibration::Heldout, Calibration::All];
+    pub const BOTH: [Calibration; 2] = [Calibration::Heldout, Calibration::Crossfit];
     /// Name in tables.
     pub fn name(self) -> &'static str {
         match self {
             Calibration::Heldout => "heldout",
-            Calibration::All => "all",
+            Calibration::Crossfit => "crossfit",
         }
     }
     fn suffix(self) -> &'static str {
         match self {
             Calibration::Heldout => "",
-            Calibration::All => " (all normals)",
+            Calibration::Crossfit => " (cross-fitted)",
         }
     }
     fn p_values(self, sc: &crate::ScoredCombination) -> &[f64] {
         match self {
             Calibration::Heldout => &sc.p_values,
-            Calibration::All => &sc.p_values_all,
+            Calibration::Crossfit => &sc.p_values_crossfit,
         }
     }
 }
@@ -229,8 +251,8 @@ impl<'a> ViewStats<'a> {
     }
 }
 
-/// Per (combination, calibration): each aspect's AUC alone over the host test set.
-type AspectsAlone = HashMap<(String, Calibration), Vec<(String, f64)>>;
+/// Per row key: each aspect's AUC alone over the host test set.
+type AspectsAlone = HashMap<String, Vec<(String, f64)>>;
 
 /// One host's fusable views: the contexts and their outcomes.
 struct HostViews<'a> {
@@ -282,13 +304,67 @@ fn host_views<'a>(
         .collect()
 }
 
+/// A candidate's fused scores on a host: (combination index, partner index, scores).
+type FusedScores = (usize, Option<usize>, Vec<f64>);
+
+/// Per view, the p-values of a candidate over the host test processes (`None`: the
+/// process is absent from the view): one combination's own, or, for a pair, both
+/// members' p-values fused by `rule` inside the view.
+fn candidate_p_views(
+    hv: &HostViews<'_>,
+    group_of: &[HashMap<String, usize>],
+    test_keys: &[String],
+    (k, partner): (usize, Option<usize>),
+    calibration: Calibration,
+    rule: &dyn apt_llm_fusion::FusionRule,
+) -> Vec<Vec<Option<f64>>> {
+    let first = &hv.outcomes[0].scored;
+    let member = |k: usize| -> Vec<Vec<Option<f64>>> {
+        let name = &first[k].combination;
+        hv.outcomes
+            .iter()
+            .zip(group_of)
+            .map(|(o, groups)| {
+                let p = o
+                    .scored
+                    .iter()
+                    .find(|s| &s.combination == name)
+                    .map(|sc| calibration.p_values(sc))
+                    .unwrap_or_default();
+                test_keys
+                    .iter()
+                    .map(|id| groups.get(id).and_then(|&g| p.get(g).copied()))
+                    .collect()
+            })
+            .collect()
+    };
+    let own = member(k);
+    let Some(b) = partner else {
+        return own;
+    };
+    own.into_iter()
+        .zip(member(b))
+        .map(|(pa, pb)| {
+            pa.into_iter()
+                .zip(pb)
+                .map(|(a, b)| match (a, b) {
+                    (Some(a), Some(b)) => Some(rule.fuse(&[a, b])),
+                    (a, b) => a.or(b),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Compute the host view of a finished per-context run. `contexts` are the contexts of
-/// the run, in the order of `report.contexts`.
+/// the run, in the order of `report.contexts`; `calibrations` the normal-score sets tried
+/// (each a set of rows).
 pub fn host_view(
     report: &ExperimentReport,
     contexts: &[LabeledContext],
     split: &SplitConfig,
     rules: &[Rule],
+    calibrations: &[Calibration],
     min_test_normals: usize,
     explain: usize,
 ) -> (Vec<HostOutcome>, Vec<HostRow>) {
@@ -299,7 +375,9 @@ pub fn host_view(
     let mut outcomes = Vec::new();
     let mut rows: Vec<HostRow> = Vec::new();
     // Fused test scores per host and key, kept for explanations of the honest pick.
-    let mut fused: Vec<HashMap<String, Vec<f64>>> = Vec::new();
+    let mut fused: Vec<HashMap<String, FusedScores>> = Vec::new();
+    let mut groups_of_host: Vec<Vec<HashMap<String, usize>>> = Vec::new();
+    let mut keys_of_host: Vec<Vec<String>> = Vec::new();
     let mut test_of_host: Vec<Vec<usize>> = Vec::new();
     let mut alone_of_host: Vec<AspectsAlone> = Vec::new();
     let views = host_views(report, contexts);
@@ -329,7 +407,7 @@ pub fn host_view(
             .iter()
             .map(|&i| index.processes[i].to_ascii_lowercase())
             .collect();
-        // Keys scored and calibrated in every view.
+        // Combinations scored and calibrated in every view (indices into the first view).
         let mut keys: Vec<usize> = Vec::new();
         for (k, sc) in hv.outcomes[0].scored.iter().enumerate() {
             let everywhere = hv.outcomes.iter().all(|o| {
@@ -341,80 +419,82 @@ pub fn host_view(
                 keys.push(k);
             }
         }
+        let first = &hv.outcomes[0].scored;
+        // Candidates: each combination alone, and each APT-LLM combination paired with
+        // each baseline (both fused inside every aspect, then across aspects).
+        let mut candidates: Vec<(usize, Option<usize>)> = keys.iter().map(|&k| (k, None)).collect();
+        for &a in keys.iter().filter(|&&k| first[k].apt_llm) {
+            for &b in keys.iter().filter(|&&k| !first[k].apt_llm) {
+                candidates.push((a, Some(b)));
+            }
+        }
         let mut host_fused = HashMap::new();
         let mut host_alone: AspectsAlone = HashMap::new();
         let two_classes = attacks > 0 && test_normals > 0;
-        for (&k, calibration) in keys
+        for (&(k, partner), calibration) in candidates
             .iter()
-            .flat_map(|k| Calibration::BOTH.iter().map(move |c| (k, *c)))
+            .flat_map(|c| calibrations.iter().map(move |cal| (c, *cal)))
         {
-            let sc0 = &hv.outcomes[0].scored[k];
-            let p_views: Vec<Vec<Option<f64>>> = hv
-                .outcomes
-                .iter()
-                .zip(&group_of)
-                .map(|(o, groups)| {
-                    let sc = o
-                        .scored
-                        .iter()
-                        .find(|s| s.combination == sc0.combination)
-                        .expect("checked above");
-                    test_keys
-                        .iter()
-                        .map(|k| groups.get(k).map(|&g| calibration.p_values(sc)[g]))
-                        .collect()
-                })
-                .collect();
-            if two_classes {
-                // Each aspect alone over the whole host test set (a process absent from
-                // it gets p = 1), to compare with the fusion on the same processes.
-                let alone: Vec<(String, f64)> = p_views
-                    .iter()
-                    .zip(&aspects)
-                    .filter_map(|(pv, a)| {
-                        let s: Vec<f32> = pv
-                            .iter()
-                            .map(|p| -(p.unwrap_or(1.0).max(f64::MIN_POSITIVE).ln()) as f32)
-                            .collect();
-                        Some((a.clone(), summarize(&s, &labels, None).ok()?.auc))
-                    })
-                    .collect();
-                host_alone.insert((sc0.combination.clone(), calibration), alone);
-            }
+            let sc0 = &first[k];
             for &rule in rules {
-                let f = fuse_processes(&*rule.rule(), &p_views);
+                let rule_impl = rule.rule();
+                let p_views = candidate_p_views(
+                    hv,
+                    &group_of,
+                    &test_keys,
+                    (k, partner),
+                    calibration,
+                    &*rule_impl,
+                );
+                let f = fuse_processes(&*rule_impl, &p_views);
                 let scores: Vec<f64> = f.iter().map(|v| v.0).collect();
+                let row = HostRow {
+                    host: index.host.to_string(),
+                    scenario: index.host.scenario.name().into(),
+                    os: index.host.os().name().into(),
+                    aspects: aspects.join("+"),
+                    encoder: sc0.encoder.clone(),
+                    detector: sc0.detector.clone(),
+                    attention: sc0.attention,
+                    prior: sc0.prior,
+                    partner: partner.map(|b| first[b].combination.clone()),
+                    fusion: rule.name().into(),
+                    calibration,
+                    apt_llm: sc0.apt_llm && partner.is_none(),
+                    auc: f64::NAN,
+                    pr_auc: f64::NAN,
+                    ndcg: f64::NAN,
+                    test_processes: test.len(),
+                    attacks,
+                    honest: false,
+                };
+                let key = row.key();
                 if two_classes {
+                    // Each aspect alone over the whole host test set (a process absent
+                    // from it gets p = 1), to compare with the fusion on the same processes.
+                    let alone: Vec<(String, f64)> = p_views
+                        .iter()
+                        .zip(&aspects)
+                        .filter_map(|(pv, a)| {
+                            let s: Vec<f32> = pv
+                                .iter()
+                                .map(|p| -(p.unwrap_or(1.0).max(f64::MIN_POSITIVE).ln()) as f32)
+                                .collect();
+                            Some((a.clone(), summarize(&s, &labels, None).ok()?.auc))
+                        })
+                        .collect();
+                    host_alone.insert(key.clone(), alone);
                     let s32: Vec<f32> = scores.iter().map(|&v| v as f32).collect();
                     if let Ok(m) = summarize(&s32, &labels, None) {
                         rows.push(HostRow {
-                            host: index.host.to_string(),
-                            scenario: index.host.scenario.name().into(),
-                            os: index.host.os().name().into(),
-                            aspects: aspects.join("+"),
-                            encoder: sc0.encoder.clone(),
-                            detector: sc0.detector.clone(),
-                            attention: sc0.attention,
-                            prior: sc0.prior,
-                            fusion: rule.name().into(),
-                            calibration,
-                            apt_llm: sc0.apt_llm,
                             auc: m.auc,
                             pr_auc: m.pr_auc,
                             ndcg: m.ndcg,
-                            test_processes: test.len(),
-                            attacks,
-                            honest: false,
+                            ..row
                         });
                     }
                 }
-                let key = format!(
-                    "{} ⊕ {}{}",
-                    sc0.combination,
-                    rule.name(),
-                    calibration.suffix()
-                );
-                host_fused.insert(key, scores);
+                host_fused.insert(key, (k, partner, scores));
             }
         }
         let not_counted = if aspects.len() < MIN_VIEWS {
@@ -457,6 +537,8 @@ pub fn host_view(
         });
         fused.push(host_fused);
         alone_of_host.push(host_alone);
+        groups_of_host.push(group_of);
+        keys_of_host.push(test_keys);
         test_of_host.push(test);
     }
     // Honest selection: leave one counted host out.
@@ -518,14 +600,15 @@ pub fn host_view(
             continue;
         };
         let (rule, calibration) = (chosen.fusion.clone(), chosen.calibration);
-        let combination = key.split(" ⊕ ").next().unwrap_or("").to_string();
-        o.honest_aspects_alone = alone_of_host[h]
-            .get(&(combination, calibration))
-            .cloned()
-            .unwrap_or_default();
+        o.honest_aspects_alone = alone_of_host[h].get(&key).cloned().unwrap_or_default();
         o.baselines = host_rows
             .iter()
-            .filter(|r| !r.apt_llm && r.fusion == rule && r.calibration == calibration)
+            .filter(|r| {
+                !r.apt_llm
+                    && r.partner.is_none()
+                    && r.fusion == rule
+                    && r.calibration == calibration
+            })
             .map(|r| (detector_label(&r.detector, r.attention, r.prior), r.auc))
             .collect();
         // Explain the top test processes of the honest pick across views.
@@ -533,15 +616,20 @@ pub fn host_view(
             continue;
         }
         let hv = &views[h];
-        let Some(scores) = fused[h].get(&key) else {
+        let Some((k, partner, scores)) = fused[h].get(&key) else {
             continue;
         };
-        let combination = key.split(" ⊕ ").next().unwrap_or("");
-        let calibration = if key.ends_with(Calibration::All.suffix()) {
-            Calibration::All
-        } else {
-            Calibration::Heldout
+        let Ok(rule_impl) = rule.parse::<Rule>().map(Rule::rule) else {
+            continue;
         };
+        let p_views = candidate_p_views(
+            hv,
+            &groups_of_host[h],
+            &keys_of_host[h],
+            (*k, *partner),
+            calibration,
+            &*rule_impl,
+        );
         let stats: Vec<ViewStats<'_>> = hv
             .contexts
             .iter()
@@ -560,16 +648,7 @@ pub fn host_view(
             let evidence = (0..hv.contexts.len())
                 .filter_map(|v| {
                     let row = hv.index.rows[v][i]?;
-                    let sc = hv.outcomes[v]
-                        .scored
-                        .iter()
-                        .find(|s| s.combination == combination)?;
-                    let g = hv.outcomes[v]
-                        .test_processes
-                        .iter()
-                        .find(|(id, _)| id.eq_ignore_ascii_case(&hv.index.processes[i]))?
-                        .1;
-                    Some(stats[v].evidence(row, calibration.p_values(sc)[g], 3))
+                    Some(stats[v].evidence(row, p_views[v][t]?, 3))
                 })
                 .collect();
             o.top.push(RankedProcess {

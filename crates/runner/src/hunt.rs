@@ -6,13 +6,14 @@
 
 use crate::experiment::{
     ATTRIBUTES_ENCODER, ExperimentConfig, Inputs, Result, RunnerError, attribute_rows,
-    combination_name, grid_entries, load_encoders, no_encoder,
+    combination_name, embed_patterns, encoders_of, grid_entries,
 };
 use crate::hosts::{RankedProcess, ViewStats};
-use apt_llm_detect::{DEFAULT_BLEND, Detector, FrequencyPrior, Representation};
+use apt_llm_detect::{
+    DEFAULT_BLEND, DEFAULT_PERCENTILE, Detector, FittedDetector, FrequencyPrior, Representation,
+};
 use apt_llm_fusion::{Calibrator, Rule, fuse_processes};
 use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, Patterns, SplitConfig};
-use apt_llm_textualize::Textualizer;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -68,21 +69,13 @@ pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport>
     let exp = &cfg.experiment;
     let entries = grid_entries(exp);
     let [entry] = entries.as_slice() else {
-        return Err(RunnerError::Invalid(format!(
-            "hunt fits one detector setting, the configuration gives {}",
-            entries.len()
-        )));
+        return Err(RunnerError::HuntSettings(entries.len()));
     };
     let [prior] = entry.priors else {
-        return Err(RunnerError::Invalid(
-            "hunt takes the prior on or off, not both".into(),
-        ));
+        return Err(RunnerError::HuntPriorBoth);
     };
     if !(cfg.calibration_fraction > 0.0 && cfg.calibration_fraction < 1.0) {
-        return Err(RunnerError::Invalid(format!(
-            "calibration fraction {} is not within (0, 1)",
-            cfg.calibration_fraction
-        )));
+        return Err(RunnerError::CalibrationFraction(cfg.calibration_fraction));
     }
     let mut views: Vec<&LabeledContext> = Vec::new();
     let mut left_out = Vec::new();
@@ -100,14 +93,11 @@ pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport>
     }
     let index = HostIndex::new(&views)?;
     let embedding = entry.spec.representation() == Representation::Embedding;
-    let (encoders, unavailable) = if embedding {
-        load_encoders(exp)
+    let encoders = if embedding {
+        encoders_of(exp)?.0
     } else {
-        (Vec::new(), Vec::new())
+        Vec::new()
     };
-    if embedding && encoders.is_empty() {
-        return Err(no_encoder(&unavailable));
-    }
     // Calibration share by a seeded hash of the id, labels unused.
     let split = SplitConfig {
         test_fraction: 0.0,
@@ -136,28 +126,18 @@ pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport>
             source: Box::new(e),
         };
         if train.is_empty() {
-            return Err(step(RunnerError::Invalid(format!(
-                "{} processes are too few to fit a detector",
-                ctx.context.len()
-            ))));
+            return Err(step(RunnerError::TooFewProcesses {
+                processes: ctx.context.len(),
+            }));
         }
         if calibration.is_empty() {
             in_sample.push(ctx.id.aspect.short().to_string());
         }
         let inputs = if embedding {
             let enc = &encoders[0];
-            let text = Textualizer::new(exp.template.clone(), &ctx.context);
-            let sentences: Vec<String> = patterns
-                .patterns
-                .iter()
-                .map(|p| text.sentence_of(&p.attributes, None))
-                .collect();
-            let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-            let x = enc
-                .encoder
-                .encode(&refs)
-                .map_err(|e| step(RunnerError::Embed(e)))?;
-            Inputs::from_parts(&x, &train, &calibration, &all, Some(0), enc.name.clone())
+            let x = embed_patterns(&exp.template, &ctx.context, &patterns, &*enc.encoder)
+                .map_err(step)?;
+            Inputs::from_parts(&x, &train, &calibration, &all, Some(0), enc.label.clone())
         } else {
             let x = attribute_rows(&patterns, ctx.context.attributes.len());
             Inputs::from_parts(
@@ -176,11 +156,14 @@ pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport>
                 .fit_boxed(&ts)
                 .map_err(|e| step(RunnerError::Detect(e)))?,
         );
-        let model: Arc<dyn Detector> = if *prior {
+        let detector: Arc<dyn Detector> = if *prior {
             Arc::new(FrequencyPrior::new(fitted, &ts, DEFAULT_BLEND).map_err(|e| step(e.into()))?)
         } else {
             fitted
         };
+        // The calibration processes are the held-out normals of the training set.
+        let model =
+            FittedDetector::new(detector, &ts, DEFAULT_PERCENTILE).map_err(|e| step(e.into()))?;
         combination = combination_name(
             &inputs.encoder_name,
             &entry.detector,
@@ -191,10 +174,8 @@ pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport>
             .score(inputs.test_x.view())
             .map_err(|e| step(e.into()))?
             .to_vec();
-        let (nx, nw) = inputs.normal_rows();
-        let normal = model.score(nx.view()).map_err(|e| step(e.into()))?.to_vec();
-        let calibrator = Calibrator::new(&normal, nw.as_slice())
-            .map_err(|e| step(RunnerError::Invalid(format!("calibration: {e}"))))?;
+        let (normal, nw) = model.normal_scores();
+        let calibrator = Calibrator::new(normal, Some(nw)).map_err(|e| step(e.into()))?;
         let p_pattern = calibrator.p_values(&scores);
         p_views.push(
             index.rows[v]

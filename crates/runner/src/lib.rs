@@ -12,31 +12,39 @@
 //! # Ok::<(), apt_llm_runner::RunnerError>(())
 //! ```
 
+mod crossfit;
+mod encoders;
+mod error;
 mod experiment;
 mod explain;
 mod figures;
 mod grid;
 mod hosts;
 mod hunt;
+mod model_file;
 mod report;
+mod results;
 pub mod tsne;
 
-pub use experiment::{
-    ATTRIBUTES_ENCODER, ContextOutcome, DataSource, EncoderSpec, ExperimentConfig,
-    ExperimentReport, Explanation, PIPELINE_FORMAT, Pipeline, Result, ResultRow, RunnerError,
-    ScoredCombination, attribute_rows, combination_name, detector_label, roc_of, run,
-};
+pub use encoders::EncoderSpec;
+pub use error::{Result, RunnerError};
+pub use experiment::{DataSource, ExperimentConfig, attribute_rows, embed_patterns, run};
 pub use explain::leave_one_out;
-pub use figures::write_figures;
+pub use figures::{Figure, write_figures};
 pub use grid::{AttentionMode, DetectorChoice, PriorMode, Switch};
 pub use hosts::{
     AspectEvidence, Calibration, HostOutcome, HostRow, MIN_VIEWS, RankedProcess, ViewStats,
     honest_host_mean, host_view,
 };
 pub use hunt::{HuntConfig, HuntReport, hunt};
+pub use model_file::{MODEL_FORMAT, ModelFile, ModelFileError, ModelMismatch, registry};
 pub use report::{Selection, selections, write_markdown, write_tables};
+pub use results::{
+    ATTRIBUTES_ENCODER, ContextOutcome, ExperimentReport, Explanation, ResultRow,
+    ScoredCombination, combination_name, detector_label, roc_of,
+};
 
-/// Write tables, figures and `report.md` into `dir`.
+/// Write tables, figures and `report.md` into `dir`; returns the PNG names in figure order.
 pub fn write_outputs(
     report: &ExperimentReport,
     dir: &std::path::Path,
@@ -46,5 +54,5 @@ pub fn write_outputs(
     write_tables(report, dir)?;
     let figures = write_figures(report, dir, focus)?;
     write_markdown(report, dir, command, &figures)?;
-    Ok(figures)
+    Ok(figures.into_iter().map(|f| f.file).collect())
 }

@@ -1,7 +1,8 @@
 //! results.csv, results.json, report.md, and the two selections of "the best".
 
-use crate::experiment::{ATTRIBUTES_ENCODER, ExperimentReport, Result, RunnerError};
+use crate::figures::Figure;
 use crate::hosts::honest_host_mean;
+use crate::{ATTRIBUTES_ENCODER, ExperimentReport, Result, RunnerError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -131,12 +132,12 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
     let p = dir.join("results.csv");
     std::fs::write(&p, csv).map_err(|e| io(&p, e))?;
     let mut hosts = String::from(
-        "host,scenario,os,aspects,encoder,detector,attention,prior,fusion,auc,pr_auc,ndcg,test_processes,attacks,honest,calibration\n",
+        "host,scenario,os,aspects,encoder,detector,attention,prior,fusion,auc,pr_auc,ndcg,test_processes,attacks,honest,calibration,partner\n",
     );
     for r in &report.host_rows {
         let _ = writeln!(
             hosts,
-            "{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{}",
             r.host,
             r.scenario,
             r.os,
@@ -152,7 +153,8 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
             r.test_processes,
             r.attacks,
             r.honest,
-            r.calibration.name()
+            r.calibration.name(),
+            r.partner.as_deref().unwrap_or("")
         );
     }
     let p = dir.join("hosts.csv");
@@ -176,6 +178,15 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
         .map_err(|e| io(&p, e))
 }
 
+/// A table cell: three decimals, `-` for a value that does not exist (NaN).
+fn cell(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.3}", v + 0.0)
+    } else {
+        "-".into()
+    }
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         f64::NAN
@@ -189,7 +200,7 @@ pub fn write_markdown(
     report: &ExperimentReport,
     dir: &Path,
     command: &str,
-    figures: &[String],
+    figures: &[Figure],
 ) -> Result<()> {
     let sel = selections(report);
     let mut md = String::new();
@@ -232,15 +243,15 @@ pub fn write_markdown(
         let (hc, ha) = s.honest.clone().map_or(("-".to_string(), f64::NAN), |h| h);
         let _ = write!(
             md,
-            "| {} | {:.3} | {}/{} | {} | {:.3} | {} | {:.3} |",
+            "| {} | {} | {}/{} | {} | {} | {} | {} |",
             s.context,
-            s.tie_ceiling,
+            cell(s.tie_ceiling),
             s.attacks_seen.0,
             s.attacks_seen.1,
             s.paper_best.0,
-            s.paper_best.1,
+            cell(s.paper_best.1),
             hc,
-            ha
+            cell(ha)
         );
         for b in &baseline_names {
             match s.baselines.get(b) {
@@ -262,14 +273,14 @@ pub fn write_markdown(
     };
     let _ = write!(
         md,
-        "| **mean** ({} contexts) | {:.3} | | | {:.3} | | {:.3} |",
+        "| **mean** ({} contexts) | {} | | | {} | | {} |",
         sel.len(),
-        col(&|s| Some(s.tie_ceiling)),
-        col(&|s| Some(s.paper_best.1)),
-        col(&|s| s.honest.as_ref().map(|h| h.1))
+        cell(col(&|s| Some(s.tie_ceiling))),
+        cell(col(&|s| Some(s.paper_best.1))),
+        cell(col(&|s| s.honest.as_ref().map(|h| h.1)))
     );
     for b in &baseline_names {
-        let _ = write!(md, " {:.3} |", col(&|s| s.baselines.get(b).copied()));
+        let _ = write!(md, " {} |", cell(col(&|s| s.baselines.get(b).copied())));
     }
     md.push('\n');
     write_host_section(report, &mut md);
@@ -366,12 +377,19 @@ pub fn write_markdown(
                 "\nFlagged by the best autoencoder, with the attributes that raise the score most (score drop when removed):\n"
             );
             for e in &c.explanations {
+                // Only what raises the score: a removal that raises it is no reason.
                 let top: Vec<String> = e
                     .contributions
                     .iter()
+                    .filter(|(_, d)| *d > 0.0)
                     .take(3)
                     .map(|(p, d)| format!("\"{p}\" ({d:+.4})"))
                     .collect();
+                let top = if top.is_empty() {
+                    vec!["no single attribute raises it".to_string()]
+                } else {
+                    top
+                };
                 let _ = writeln!(
                     md,
                     "- `{}` ({}) score {:.4} > {:.4}: {}",
@@ -386,9 +404,16 @@ pub fn write_markdown(
         md.push('\n');
     }
     if !figures.is_empty() {
-        let _ = writeln!(md, "## Figures\n");
+        let _ = writeln!(
+            md,
+            "## Figures\n\nEach figure is a PNG with an SVG of the same name beside it.\n"
+        );
         for f in figures {
-            let _ = writeln!(md, "![{f}]({f})");
+            let _ = writeln!(
+                md,
+                "![Figure {}: {}]({})\n\n*Figure {}.* {}\n",
+                f.number, f.title, f.file, f.number, f.caption
+            );
         }
     }
     let p = dir.join("report.md");
@@ -402,7 +427,7 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
     let _ = writeln!(md, "\n## The host view: every aspect of a process fused\n");
     let _ = writeln!(
         md,
-        "Per host (scenario × performer), each aspect's scores are turned into tail probabilities against held-out normal processes of that aspect, then fused per process (`⊕ fisher`: Fisher's method; `⊕ sidak`: Šidák-corrected minimum; `⊕ cauchy`: Cauchy combination). Keys marked *(all normals)* calibrate against every normal training and validation process of the aspect instead of the held-out ones only (finer, in-sample for the training rows). A process absent from an aspect contributes nothing there. The *honest* pick is the combination, rule and calibration with the best mean AUC over the other counted hosts (leave-one-host-out; none when there is no other host); *paper* is the best APT-LLM combination on the host itself. *Best aspect* is the best per-context honest AUC among the host's aspects. Baselines are fused with the honest pick's rule. ProcessAll is not fused (it joins the other aspects).\n"
+        "Per host (scenario × performer), each aspect's scores are turned into tail probabilities against held-out normal processes of that aspect, then fused per process (`⊕ fisher`: Fisher's method; `⊕ sidak`: Šidák-corrected minimum; `⊕ cauchy`: Cauchy combination). Keys marked *(cross-fitted)* calibrate against the held-out normals plus out-of-fold scores of the training normals on aspects whose held-out normals are fewer than 100 processes (each training normal scored by a model refitted without its fold: as honest as the held-out set, finer on small aspects). Keys `A & B` fuse an APT-LLM combination and a baseline inside every aspect with the same rule, then across aspects. A process absent from an aspect contributes nothing there. The *honest* pick is the combination, rule and calibration with the best mean AUC over the other counted hosts (leave-one-host-out; none when there is no other host); *paper* is the best APT-LLM combination on the host itself. *Best aspect* is the best per-context honest AUC among the host's aspects. Baselines are fused with the honest pick's rule. ProcessAll is not fused (it joins the other aspects).\n"
     );
     let names: Vec<String> = {
         let mut v: Vec<String> = report
@@ -465,19 +490,21 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
     let m = |f: &dyn Fn(&crate::HostOutcome) -> Option<f64>| {
         mean(&counted.iter().filter_map(|h| f(h)).collect::<Vec<_>>())
     };
-    let _ = write!(
-        md,
-        "| **mean** ({} hosts) | | | | {:.3} | | {:.3} | | {:.3} | | {:.3} |",
-        counted.len(),
-        m(&|h| h.best_single_aspect().map(|b| b.1)),
-        m(&|h| h.honest.as_ref().map(|x| x.1)),
-        m(&|h| h.honest_apt_llm.as_ref().map(|x| x.1)),
-        m(&|h| h.paper.as_ref().map(|x| x.1)),
-    );
-    for b in &names {
-        let _ = write!(md, " {:.3} |", m(&|h| h.baselines.get(b).copied()));
+    if !counted.is_empty() {
+        let _ = write!(
+            md,
+            "| **mean** ({} hosts) | | | | {} | | {} | | {} | | {} |",
+            counted.len(),
+            cell(m(&|h| h.best_single_aspect().map(|b| b.1))),
+            cell(m(&|h| h.honest.as_ref().map(|x| x.1))),
+            cell(m(&|h| h.honest_apt_llm.as_ref().map(|x| x.1))),
+            cell(m(&|h| h.paper.as_ref().map(|x| x.1))),
+        );
+        for b in &names {
+            let _ = write!(md, " {} |", cell(m(&|h| h.baselines.get(b).copied())));
+        }
+        md.push('\n');
     }
-    md.push('\n');
     if let Some((mean, n)) = honest_host_mean(&report.hosts) {
         let _ = writeln!(
             md,

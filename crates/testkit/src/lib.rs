@@ -4,11 +4,17 @@
 //! - Tiny model fixtures: `APT_LLM_FIXTURES`, else `../shared/fixtures/models`.
 //! - Real MiniLM: `APT_LLM_MINILM`, else where the embed crate resolves it.
 //!
-//! When a fixture is missing a test skips with a message, unless
-//! `APT_LLM_REQUIRE_FIXTURES=1` (set by `.ci/run`): then it fails, so CI can never pass
-//! by skipping.
+//! Tests that need a fixture say so with [`needs`] (`#[apt_llm_testkit::needs(data)]`
+//! above `#[test]`): when the fixture is absent at build time `cargo test` lists them as
+//! *ignored*, with the reason, and counts them. At run time a missing fixture makes the
+//! test skip with a `SKIP` line written past the test harness's output capture (so it
+//! shows), unless `APT_LLM_REQUIRE_FIXTURES=1` (set by `.ci/run`): then it fails, so CI
+//! can never pass by skipping.
 
-use std::path::{Path, PathBuf};
+use std::io::Write as _;
+use std::path::PathBuf;
+
+pub use apt_llm_testkit_macros::needs;
 
 /// Environment variable that turns a missing fixture into a test failure.
 pub const REQUIRE_ENV: &str = "APT_LLM_REQUIRE_FIXTURES";
@@ -37,14 +43,23 @@ pub fn locate(what: &str, env: &str, fallback: Option<PathBuf>) -> Option<PathBu
     match p {
         Some(p) if p.exists() => Some(p),
         other => {
-            let msg = format!(
-                "{what} not found (set {env}; looked at {:?})",
-                other.as_deref().map(Path::display).map(|d| d.to_string())
-            );
+            let msg = match other {
+                Some(p) => format!("{what} not found at {} (set {env})", p.display()),
+                None => format!("{what} not found (set {env})"),
+            };
             if required() {
                 panic!("{msg}; {REQUIRE_ENV} is set, so a missing fixture is an error");
             }
-            eprintln!("SKIP: {msg}");
+            // Straight to the process's stderr: libtest captures `eprintln!` of a passing
+            // test, and a skip must not look like a pass.
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("this test")
+                .to_string();
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test}: {msg} (it passes without running; {REQUIRE_ENV}=1 makes this a failure)"
+            );
             None
         }
     }

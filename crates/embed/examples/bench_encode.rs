@@ -1,0 +1,74 @@
+//! Time the burn encoder on a sentence file, the counterpart of `shared/bench/st_bench.py`
+//! (scripts/bench_encoders.py runs both, alternating). Prints one JSON line: the best of
+//! `--runs` timed runs after a warm-up, in real (unpadded) tokens per second.
+//!
+//! ```text
+//! cargo run --release -p apt-llm-embed --example bench_encode -- \
+//!     MODEL_DIR SENTENCES [--batch N] [--kernels fast|burn] [--runs N]
+//! ```
+//! Without `--batch`, the fast path forms batches by a token budget (its default).
+
+use apt_llm_embed::{CpuKernels, EncoderOptions, TransformerEncoder};
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage =
+        "usage: bench_encode MODEL_DIR SENTENCES [--batch N] [--kernels fast|burn] [--runs N]";
+    let (Some(model), Some(file)) = (args.first(), args.get(1)) else {
+        return Err(usage.into());
+    };
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let batch = flag("--batch").map(|b| b.parse::<usize>()).transpose()?;
+    let runs = flag("--runs")
+        .map(|b| b.parse::<usize>())
+        .transpose()?
+        .unwrap_or(3);
+    let kernels = match flag("--kernels").map(String::as_str) {
+        None | Some("fast") => CpuKernels::Fast,
+        Some("burn") => CpuKernels::Burn,
+        Some(other) => return Err(format!("--kernels {other}: fast or burn").into()),
+    };
+    let enc = TransformerEncoder::from_dir(
+        model,
+        EncoderOptions {
+            batch_size: batch,
+            cpu_kernels: kernels,
+            ..Default::default()
+        },
+    )?;
+    let lines = apt_llm_embed::read_sentence_file(std::path::Path::new(file))?;
+    let sentences: Vec<&str> = lines.iter().map(String::as_str).collect();
+    // Warm-up: thread pool, scratch buffers, page faults.
+    enc.encode_with_stats(&sentences[..64.min(sentences.len())])?;
+    let mut best = f64::INFINITY;
+    let mut tokens = 0;
+    let mut distinct = 0;
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        let (_, stats) = enc.encode_with_stats(&sentences)?;
+        best = best.min(start.elapsed().as_secs_f64());
+        tokens = stats.tokens;
+        distinct = stats.distinct;
+    }
+    println!(
+        "{{\"tool\": \"apt-llm-embed\", \"kernels\": \"{}\", \"batch\": {}, \"fast_path\": {}, \"threads\": {}, \"distinct\": {distinct}, \"tokens\": {tokens}, \"seconds\": {best:.4}, \"tokens_per_s\": {:.1}}}",
+        match kernels {
+            CpuKernels::Fast => "fast",
+            CpuKernels::Burn => "burn",
+        },
+        batch.map_or("null".to_string(), |b| b.to_string()),
+        enc.is_fast_path(),
+        rayon_threads(),
+        tokens as f64 / best
+    );
+    Ok(())
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

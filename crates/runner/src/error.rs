@@ -1,0 +1,59 @@
+//! The runner's errors. Each wraps its cause as a source, so a caller can walk the chain
+//! (`std::error::Error::source`) down to the I/O, parse or detector error that started it.
+
+use crate::model_file::ModelFileError;
+use std::path::PathBuf;
+
+/// Errors that stop an experiment (per-context and per-model problems are recorded in
+/// the report instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Provenance(#[from] apt_llm_provenance::ProvenanceError),
+    #[error(transparent)]
+    Embed(#[from] apt_llm_embed::EmbedError),
+    #[error(transparent)]
+    Detect(#[from] apt_llm_detect::DetectError),
+    #[error(transparent)]
+    Metrics(#[from] apt_llm_metrics::MetricsError),
+    #[error("calibration: {0}")]
+    Fusion(#[from] apt_llm_fusion::FusionError),
+    #[error(transparent)]
+    ModelFile(#[from] ModelFileError),
+    /// A step failed on one context (or one combination of it): which, and why.
+    #[error("{context}: {source}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<RunnerError>,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("figure {name}: {reason}")]
+    Figure { name: String, reason: String },
+    /// No encoder of the configuration could be loaded: each one with the reason.
+    #[error("no encoder could be loaded: {}", unavailable.iter().map(|(n, e)| format!("{n}: {e}")).collect::<Vec<_>>().join("; "))]
+    NoEncoder { unavailable: Vec<(String, String)> },
+    /// Two encoders of the configuration are the same model (same identity key): their
+    /// rows would be indistinguishable.
+    #[error("encoder {0} is given twice")]
+    DuplicateEncoder(String),
+    #[error("invalid experiment: no detector selected")]
+    NoDetector,
+    /// `hunt` fits exactly one detector setting.
+    #[error("hunt fits one detector setting, the configuration gives {0}")]
+    HuntSettings(usize),
+    #[error("hunt takes the prior on or off, not both")]
+    HuntPriorBoth,
+    #[error("calibration fraction {0} is not within (0, 1)")]
+    CalibrationFraction(f64),
+    #[error("{processes} processes are too few to fit a detector")]
+    TooFewProcesses { processes: usize },
+}
+
+/// Result alias.
+pub type Result<T, E = RunnerError> = std::result::Result<T, E>;
