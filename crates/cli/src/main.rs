@@ -68,16 +68,15 @@ enum Command {
         /// Sentences per forward pass.
         #[arg(long, default_value_t = 64)]
         batch: usize,
-        /// mean or cls (default: the model directory's, else mean).
-        #[arg(long)]
-        pooling: Option<String>,
+        /// Pooling (default: the model directory's, else mean).
+        #[arg(long, value_enum)]
+        pooling: Option<choices::PoolingArg>,
         /// Split over-long inputs into windows instead of truncating them.
         #[arg(long)]
         windows: bool,
-        /// Encoder implementation: burn, or tch (rust-bert on libtorch; needs a build
-        /// with `--features tch`).
-        #[arg(long, default_value = "burn")]
-        backend: String,
+        /// Encoder implementation.
+        #[arg(long, value_enum, default_value_t = choices::BackendArg::Burn)]
+        backend: choices::BackendArg,
         /// cpu, or gpu (burn's wgpu backend; needs a build with `--features wgpu`).
         #[arg(long, value_enum, default_value_t = models::DeviceArg::Cpu)]
         device: models::DeviceArg,
@@ -164,7 +163,7 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             backend,
             device,
         } => embed(
-            &model, &sentences, &out, batch, pooling, windows, &backend, device,
+            &model, &sentences, &out, batch, pooling, windows, backend, device,
         ),
         Command::Models { action } => match action {
             ModelsAction::Fetch {
@@ -323,9 +322,9 @@ fn embed(
     input: &std::path::Path,
     out: &std::path::Path,
     batch: usize,
-    pooling: Option<String>,
+    pooling: Option<choices::PoolingArg>,
     windows: bool,
-    backend: &str,
+    backend: choices::BackendArg,
     device: models::DeviceArg,
 ) -> Result<(), BoxError> {
     // Check the output location before any work: a directory, or a folder that does not
@@ -344,7 +343,7 @@ fn embed(
     let text = read_sentence_file(input)?;
     let lines: Vec<&str> = text.iter().map(String::as_str).collect();
     let options = EncoderOptions {
-        pooling: pooling.as_deref().map(str::parse::<Pooling>).transpose()?,
+        pooling: pooling.map(Pooling::from),
         batch_size: Some(batch),
         long_input: if windows {
             LongInput::Windows
@@ -353,7 +352,7 @@ fn embed(
         },
         ..Default::default()
     };
-    let backend = backend.parse::<Backend>()?;
+    let backend = Backend::from(backend);
     device.check_backend(backend)?;
     let options = EncoderOptions {
         device: device.device()?,

@@ -324,10 +324,18 @@ fn embed_option_errors() {
             .args(extra);
         c
     };
-    fails_naming(&mut base(&["--pooling", "max"]), &["pooling", "\"max\""]);
-    fails_naming(&mut base(&["--backend", "onnx"]), &["backend", "\"onnx\""]);
     fails_naming(&mut base(&["--batch", "0"]), &["batch_size"]);
-    // Argument errors are clap's: status 2.
+    // Argument errors are clap's (status 2), closed choices listing the possible values.
+    for (flag, bad, valid) in [
+        ("--pooling", "max", "mean, cls"),
+        ("--backend", "onnx", "burn, tch"),
+    ] {
+        let (_, err) = run_expect(&mut base(&[flag, bad]), 2);
+        assert!(
+            err.contains(flag) && err.contains(bad) && err.contains(valid),
+            "{err}"
+        );
+    }
     let (_, err) = run_expect(&mut base(&["--batch", "-3"]), 2);
     assert!(err.contains("-3"), "{err}");
 }

@@ -343,6 +343,24 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         seconds: 0.0,
     };
     let progress = bar(cfg.quiet, contexts.len() as u64, "contexts");
+    // Fits per context (each embedding entry once per encoder, each attribute entry once)
+    // and in all, for the progress lines; a context that fits less (skipped, or an
+    // encoder missing) is counted as done in full when it finishes.
+    let per_context: usize = entries
+        .iter()
+        .map(|e| match e.spec.representation() {
+            Representation::Embedding => encoders.len(),
+            Representation::Attributes => 1,
+        })
+        .sum();
+    let fits_total = per_context * contexts.len();
+    // All fits so far, fits of finished contexts, and finished contexts' share in full.
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let (fits, fits_finished, settled) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
     // Contexts run in parallel: a detector fit on a few hundred distinct rows is made of
     // many small tensor operations that do not fill the cores by themselves. Results keep
     // the context order, and every random draw is seeded per fit, so the output does not
@@ -351,13 +369,20 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         .par_iter()
         .map(|ctx| {
             let t0 = Instant::now();
-            let out = run_context(cfg, ctx, &encoders, &entries).map_err(|e| match e {
+            let mine = AtomicUsize::new(0);
+            let on_fit = || {
+                mine.fetch_add(1, Relaxed);
+                fits.fetch_add(1, Relaxed);
+            };
+            let out = run_context(cfg, ctx, &encoders, &entries, &on_fit).map_err(|e| match e {
                 e @ RunnerError::Context { .. } => e,
                 e => RunnerError::Context {
                     context: ctx.id.to_string(),
                     source: Box::new(e),
                 },
             })?;
+            fits_finished.fetch_add(mine.load(Relaxed), Relaxed);
+            settled.fetch_add(per_context, Relaxed);
             progress.inc(1);
             progress.set_message(ctx.id.to_string());
             if !cfg.quiet && !std::io::stderr().is_terminal() {
@@ -370,8 +395,11 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
                     Some(why) => format!("not scored ({why})"),
                     None => format!("{} combinations scored", out.0.scored.len()),
                 };
+                // Finished contexts count in full, running ones by their fits so far.
+                let running = fits.load(Relaxed).saturating_sub(fits_finished.load(Relaxed));
+                let fits_done = (settled.load(Relaxed) + running).min(fits_total);
                 eprintln!(
-                    "[{done}/{}] {}: {what} in {:.1} s; elapsed {elapsed:.0} s, about {eta:.0} s to go",
+                    "[{done}/{} contexts, {fits_done}/{fits_total} fits] {}: {what} in {:.1} s; elapsed {elapsed:.0} s, about {eta:.0} s to go",
                     contexts.len(),
                     ctx.id,
                     t0.elapsed().as_secs_f64(),
@@ -661,6 +689,7 @@ fn run_context(
     ctx: &LabeledContext,
     encoders: &[Loaded],
     entries: &[GridEntry],
+    on_fit: &(dyn Fn() + Sync),
 ) -> Result<(ContextOutcome, Vec<ResultRow>)> {
     let id: &ContextId = &ctx.id;
     let prep = prepare(cfg, ctx)?;
@@ -734,6 +763,7 @@ fn run_context(
                 None
             };
             let fit_seconds = t0.elapsed().as_secs_f64();
+            on_fit();
             for (pi, &prior) in entry.priors.iter().enumerate() {
                 let t1 = Instant::now();
                 let detector: Arc<dyn Detector> = if prior {
