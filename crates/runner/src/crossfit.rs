@@ -20,6 +20,8 @@
 use crate::error::Result;
 use apt_llm_detect::{DEFAULT_BLEND, Detector, DetectorSpec, FrequencyPrior, TrainSet};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
 /// Cross-fit an aspect when its held-out normals weigh less than this many processes.
@@ -39,11 +41,12 @@ pub(crate) fn out_of_fold(
     seed: u64,
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
     let mut out: Vec<(Vec<f32>, Vec<f32>)> = vec![(Vec::new(), Vec::new()); priors.len()];
+    let offsets = fold_offsets(w.len(), seed);
     for k in 0..FOLDS {
         let (mut fit_rows, mut fit_w, mut held_rows, mut held_w) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (j, &wj) in w.iter().enumerate() {
-            let here = in_fold(j, wj, k, seed);
+            let here = in_fold(offsets[j], wj, k);
             if here > 0.0 {
                 held_rows.push(j);
                 held_w.push(here);
@@ -79,20 +82,18 @@ pub(crate) fn out_of_fold(
     Ok(out)
 }
 
-/// How many of pattern `j`'s `w` processes fall into fold `k`: its processes are dealt
-/// round-robin from a seeded offset, so every fold gets `⌊w / K⌋` or one more.
-fn in_fold(j: usize, w: f32, k: usize, seed: u64) -> f32 {
-    let n = w.round().max(0.0) as u64;
-    let offset = splitmix(seed ^ (j as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) % FOLDS as u64;
-    let pos = (k as u64 + FOLDS as u64 - offset) % FOLDS as u64;
-    (n / FOLDS as u64 + u64::from(pos < n % FOLDS as u64)) as f32
+/// Per pattern, the fold its first process is dealt to (seeded).
+fn fold_offsets(patterns: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..patterns).map(|_| rng.random_range(0..FOLDS)).collect()
 }
 
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// How many of a pattern's `w` processes fall into fold `k`: they are dealt round-robin
+/// from the pattern's `offset`, so every fold gets `⌊w / K⌋` or one more.
+fn in_fold(offset: usize, w: f32, k: usize) -> f32 {
+    let n = w.round().max(0.0) as usize;
+    let pos = (k + FOLDS - offset) % FOLDS;
+    (n / FOLDS + usize::from(pos < n % FOLDS)) as f32
 }
 
 #[cfg(test)]
@@ -101,30 +102,26 @@ mod tests {
 
     #[test]
     fn every_process_lands_in_exactly_one_fold() {
-        for j in 0..50 {
+        for offset in 0..FOLDS {
             for w in [1.0f32, 2.0, 4.0, 5.0, 7.0, 23.0] {
-                let total: f32 = (0..FOLDS).map(|k| in_fold(j, w, k, 42)).sum();
-                assert_eq!(total, w, "pattern {j} weight {w}");
-                let most = (0..FOLDS).map(|k| in_fold(j, w, k, 42)).fold(0.0, f32::max);
-                let least = (0..FOLDS)
-                    .map(|k| in_fold(j, w, k, 42))
-                    .fold(f32::MAX, f32::min);
-                assert!(most - least <= 1.0);
+                let per: Vec<f32> = (0..FOLDS).map(|k| in_fold(offset, w, k)).collect();
+                assert_eq!(per.iter().sum::<f32>(), w, "offset {offset} weight {w}");
+                let (lo, hi) = per
+                    .iter()
+                    .fold((f32::MAX, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
+                assert!(hi - lo <= 1.0);
             }
         }
     }
 
     #[test]
     fn singletons_spread_over_the_folds_and_follow_the_seed() {
-        let fold_of = |j: usize, seed: u64| (0..FOLDS).find(|&k| in_fold(j, 1.0, k, seed) > 0.0);
-        let a: Vec<_> = (0..200).map(|j| fold_of(j, 42).unwrap()).collect();
+        let a = fold_offsets(200, 42);
         for k in 0..FOLDS {
             let n = a.iter().filter(|&&f| f == k).count();
             assert!((20..=60).contains(&n), "fold {k} holds {n} of 200");
         }
-        let b: Vec<_> = (0..200).map(|j| fold_of(j, 42).unwrap()).collect();
-        let c: Vec<_> = (0..200).map(|j| fold_of(j, 7).unwrap()).collect();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
+        assert_eq!(a, fold_offsets(200, 42));
+        assert_ne!(a, fold_offsets(200, 7));
     }
 }

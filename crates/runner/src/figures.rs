@@ -127,6 +127,27 @@ fn text_on(v: f64) -> RGBColor {
 }
 
 /// Mean of the finite values (NaN when there are none).
+/// Every baseline named in any of `maps`, sorted: the baseline columns of Figs. 6 and 7.
+fn baseline_names<'a>(
+    maps: impl Iterator<Item = &'a std::collections::BTreeMap<String, f64>>,
+) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = maps.flat_map(|m| m.keys()).collect();
+    names.into_iter().cloned().collect()
+}
+
+/// Append a row of column means (over finite cells) labelled `label`; returns the index
+/// of that row (= the number of data rows).
+fn push_mean_row(rows: &mut Vec<String>, values: &mut Vec<Vec<f64>>, label: String) -> usize {
+    let cols = values.first().map_or(0, Vec::len);
+    let means: Vec<f64> = (0..cols)
+        .map(|j| finite_mean(values.iter().map(|r| r[j])))
+        .collect();
+    let n = rows.len();
+    rows.push(label);
+    values.push(means);
+    n
+}
+
 fn finite_mean(v: impl IntoIterator<Item = f64>) -> f64 {
     let v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
@@ -1207,55 +1228,33 @@ fn tsne_figure(
             )?;
             // The key, beside the plot so it covers no point.
             let left = Pos::new(HPos::Left, VPos::Center);
+            let note = |text: String, at: (i32, i32)| {
+                side.draw(&Text::new(text, at, font(13).color(&BLACK).pos(left)))
+            };
             let mut yk = 20;
-            side.draw(&Text::new(
+            for line in [
                 "Each marker is one",
-                (8, yk),
-                font(13).color(&BLACK).pos(left),
-            ))?;
-            yk += 17;
-            side.draw(&Text::new(
                 "distinct test pattern,",
-                (8, yk),
-                font(13).color(&BLACK).pos(left),
-            ))?;
-            yk += 17;
-            side.draw(&Text::new(
                 "not one process.",
-                (8, yk),
-                font(13).color(&BLACK).pos(left),
-            ))?;
-            yk += 30;
+            ] {
+                note(line.into(), (8, yk))?;
+                yk += 17;
+            }
+            yk += 13;
             side.draw(&Circle::new((18, yk), 5, NORMAL_COLOUR.mix(0.35).filled()))?;
             side.draw(&Circle::new((18, yk), 5, NORMAL_COLOUR.stroke_width(1)))?;
-            side.draw(&Text::new(
-                "normal",
-                (32, yk),
-                font(13).color(&BLACK).pos(left),
-            ))?;
+            note("normal".into(), (32, yk))?;
             yk += 24;
             side.draw(&TriangleMarker::new((18, yk), 7, ATTACK_COLOUR.filled()))?;
-            side.draw(&Text::new(
-                "attack",
-                (32, yk),
-                font(13).color(&BLACK).pos(left),
-            ))?;
+            note("attack".into(), (32, yk))?;
             yk += 34;
-            side.draw(&Text::new(
-                "area: processes",
-                (8, yk),
-                font(13).color(&BLACK).pos(left),
-            ))?;
+            note("area: processes".into(), (8, yk))?;
             yk += 8;
             for c in [1.0, 10.0, 100.0] {
                 let r = radius(c) as i32;
                 yk += r + 6;
                 side.draw(&Circle::new((24, yk), r, NORMAL_COLOUR.stroke_width(1)))?;
-                side.draw(&Text::new(
-                    format!("{c:.0}"),
-                    (50, yk),
-                    font(13).color(&BLACK).pos(left),
-                ))?;
+                note(format!("{c:.0}"), (50, yk))?;
                 yk += r;
             }
             Ok(())
@@ -1278,12 +1277,7 @@ fn summary_figures(report: &ExperimentReport, dir: &Path, out: &mut Vec<Figure>)
     // Fig. 6: best APT-LLM vs baselines over all contexts.
     let sel = selections(report);
     if !sel.is_empty() {
-        let mut base_names: Vec<String> = sel
-            .iter()
-            .flat_map(|s| s.baselines.keys().cloned())
-            .collect();
-        base_names.sort();
-        base_names.dedup();
+        let base_names = baseline_names(sel.iter().map(|s| &s.baselines));
         let mut cols = vec!["APT-LLM honest".to_string(), "APT-LLM paper".to_string()];
         cols.extend(base_names.iter().cloned());
         cols.push("tie ceiling".into());
@@ -1301,12 +1295,8 @@ fn summary_figures(report: &ExperimentReport, dir: &Path, out: &mut Vec<Figure>)
                 v
             })
             .collect();
-        let means: Vec<f64> = (0..cols.len())
-            .map(|j| finite_mean(values.iter().map(|r| r[j])))
-            .collect();
         let n = rows.len();
-        rows.push(format!("mean ({n} contexts)"));
-        values.push(means);
+        push_mean_row(&mut rows, &mut values, format!("mean ({n} contexts)"));
         let heat = Heatmap {
             title: "Best APT-LLM vs baselines, per context (ROC-AUC)".into(),
             notes: vec![
@@ -1351,12 +1341,7 @@ fn summary_figures(report: &ExperimentReport, dir: &Path, out: &mut Vec<Figure>)
                 aspects.push(a.to_string());
             }
         }
-        let mut base_names: Vec<String> = hosts
-            .iter()
-            .flat_map(|h| h.baselines.keys().cloned())
-            .collect();
-        base_names.sort();
-        base_names.dedup();
+        let base_names = baseline_names(hosts.iter().map(|h| &h.baselines));
         let mut cols: Vec<String> = aspects.iter().map(|a| format!("{a} alone")).collect();
         cols.push("fused honest".into());
         cols.push("fused APT-LLM".into());
@@ -1384,12 +1369,8 @@ fn summary_figures(report: &ExperimentReport, dir: &Path, out: &mut Vec<Figure>)
                 v
             })
             .collect();
-        let means: Vec<f64> = (0..cols.len())
-            .map(|j| finite_mean(values.iter().map(|r| r[j])))
-            .collect();
         let n = rows.len();
-        rows.push(format!("mean ({n} hosts)"));
-        values.push(means);
+        push_mean_row(&mut rows, &mut values, format!("mean ({n} hosts)"));
         let heat = Heatmap {
             title: "Host view: each aspect alone vs all aspects fused (ROC-AUC)".into(),
             notes: vec![

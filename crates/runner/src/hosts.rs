@@ -307,53 +307,58 @@ fn host_views<'a>(
 /// A candidate's fused scores on a host: (combination index, partner index, scores).
 type FusedScores = (usize, Option<usize>, Vec<f64>);
 
-/// Per view, the p-values of a candidate over the host test processes (`None`: the
-/// process is absent from the view): one combination's own, or, for a pair, both
-/// members' p-values fused by `rule` inside the view.
-fn candidate_p_views(
+/// Per view, one combination's p-values over the host test processes (`None`: the
+/// process is absent from the view).
+fn member_p_views(
     hv: &HostViews<'_>,
     group_of: &[HashMap<String, usize>],
     test_keys: &[String],
-    (k, partner): (usize, Option<usize>),
+    k: usize,
     calibration: Calibration,
-    rule: &dyn apt_llm_fusion::FusionRule,
 ) -> Vec<Vec<Option<f64>>> {
-    let first = &hv.outcomes[0].scored;
-    let member = |k: usize| -> Vec<Vec<Option<f64>>> {
-        let name = &first[k].combination;
-        hv.outcomes
-            .iter()
-            .zip(group_of)
-            .map(|(o, groups)| {
-                let p = o
-                    .scored
-                    .iter()
-                    .find(|s| &s.combination == name)
-                    .map(|sc| calibration.p_values(sc))
-                    .unwrap_or_default();
-                test_keys
-                    .iter()
-                    .map(|id| groups.get(id).and_then(|&g| p.get(g).copied()))
-                    .collect()
-            })
-            .collect()
+    let name = &hv.outcomes[0].scored[k].combination;
+    hv.outcomes
+        .iter()
+        .zip(group_of)
+        .map(|(o, groups)| {
+            let p = o
+                .scored
+                .iter()
+                .find(|s| &s.combination == name)
+                .map(|sc| calibration.p_values(sc))
+                .unwrap_or_default();
+            test_keys
+                .iter()
+                .map(|id| groups.get(id).and_then(|&g| p.get(g).copied()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A candidate's p-values per view: one member's own, or, for a pair, both members'
+/// p-values fused by `rule` inside each view.
+fn candidate_p_views<'a>(
+    own: &'a [Vec<Option<f64>>],
+    partner: Option<&[Vec<Option<f64>>]>,
+    rule: &dyn apt_llm_fusion::FusionRule,
+) -> std::borrow::Cow<'a, [Vec<Option<f64>>]> {
+    let Some(other) = partner else {
+        return std::borrow::Cow::Borrowed(own);
     };
-    let own = member(k);
-    let Some(b) = partner else {
-        return own;
-    };
-    own.into_iter()
-        .zip(member(b))
+    let fused: Vec<Vec<Option<f64>>> = own
+        .iter()
+        .zip(other)
         .map(|(pa, pb)| {
-            pa.into_iter()
+            pa.iter()
                 .zip(pb)
-                .map(|(a, b)| match (a, b) {
+                .map(|(&a, &b)| match (a, b) {
                     (Some(a), Some(b)) => Some(rule.fuse(&[a, b])),
                     (a, b) => a.or(b),
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    std::borrow::Cow::Owned(fused)
 }
 
 /// Compute the host view of a finished per-context run. `contexts` are the contexts of
@@ -436,16 +441,12 @@ pub fn host_view(
             .flat_map(|c| calibrations.iter().map(move |cal| (c, *cal)))
         {
             let sc0 = &first[k];
+            // Each member's p-values once; the rules only differ in how they are fused.
+            let own = member_p_views(hv, &group_of, &test_keys, k, calibration);
+            let other = partner.map(|b| member_p_views(hv, &group_of, &test_keys, b, calibration));
             for &rule in rules {
                 let rule_impl = rule.rule();
-                let p_views = candidate_p_views(
-                    hv,
-                    &group_of,
-                    &test_keys,
-                    (k, partner),
-                    calibration,
-                    &*rule_impl,
-                );
+                let p_views = candidate_p_views(&own, other.as_deref(), &*rule_impl);
                 let f = fuse_processes(&*rule_impl, &p_views);
                 let scores: Vec<f64> = f.iter().map(|v| v.0).collect();
                 let row = HostRow {
@@ -622,14 +623,11 @@ pub fn host_view(
         let Ok(rule_impl) = rule.parse::<Rule>().map(Rule::rule) else {
             continue;
         };
-        let p_views = candidate_p_views(
-            hv,
-            &groups_of_host[h],
-            &keys_of_host[h],
-            (*k, *partner),
-            calibration,
-            &*rule_impl,
-        );
+        let member =
+            |k: usize| member_p_views(hv, &groups_of_host[h], &keys_of_host[h], k, calibration);
+        let own = member(*k);
+        let other = partner.map(member);
+        let p_views = candidate_p_views(&own, other.as_deref(), &*rule_impl);
         let stats: Vec<ViewStats<'_>> = hv
             .contexts
             .iter()
