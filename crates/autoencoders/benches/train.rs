@@ -1,7 +1,9 @@
-//! Fit AE / VAE / DAE (± attention) on 384-d and 768-d rows: 30,000 rows, and the same
-//! data as 200 weighted patterns, 50 epochs, batch 256, burn flex CPU.
+//! Fit AE / VAE / DAE (± attention) on 384-d and 768-d rows, batch 256, on the CPU: 200
+//! weighted patterns (50 epochs), and the AE on 30,000 unweighted rows (5 epochs) with
+//! both CPU kernels (the fast path and burn's autodiff). The PyTorch comparison is
+//! `scripts/bench_autoencoder.py` beside the `bench_fit` example (docs/benchmarks.md).
 
-use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig};
+use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig, CpuKernels};
 use apt_llm_detect::{Fit, TrainSet};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::{Array1, Array2};
@@ -57,16 +59,22 @@ fn bench(c: &mut Criterion) {
                     })
                 });
                 if name == "ae" {
-                    g.bench_function(format!("{tag}_30000_rows"), |b| {
-                        b.iter(|| {
-                            Autoencoder::new(AutoencoderConfig {
-                                min_steps: 0,
-                                ..cfg.clone()
+                    for kernels in [CpuKernels::Fast, CpuKernels::Burn] {
+                        let cfg = AutoencoderConfig {
+                            epochs: 5,
+                            min_steps: 0,
+                            ..cfg.clone()
+                        };
+                        let k = format!("{kernels:?}").to_lowercase();
+                        g.bench_function(format!("{tag}_30000_rows_5_epochs_{k}"), |b| {
+                            b.iter(|| {
+                                Autoencoder::new(cfg.clone())
+                                    .with_cpu_kernels(kernels)
+                                    .fit(&TrainSet::new(full.view()))
+                                    .unwrap()
                             })
-                            .fit(&TrainSet::new(full.view()))
-                            .unwrap()
-                        })
-                    });
+                        });
+                    }
                 }
             }
         }

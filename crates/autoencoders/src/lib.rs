@@ -13,12 +13,16 @@
 //! ([`AutoencoderConfig::attention`]; see `network::FeatureAttention` for how one
 //! vector becomes a sequence). Training takes row weights: fit on distinct provenance
 //! patterns weighted by their counts and the objective equals the one over all rows.
-//! Written once on burn: CPU through the flex backend, GPU through wgpu (feature `wgpu`).
+//! Written on burn: CPU through the flex backend, GPU through wgpu (feature `wgpu`). On
+//! the CPU, training runs by default on a fast path ([`CpuKernels::Fast`]): the same
+//! network, initial weights and draws, with the forward and backward passes written out
+//! on `gemm`; the trained weights go back into the burn network, which scores and saves.
 
 mod config;
+mod fast;
 mod model;
 mod network;
 
 pub use config::{AutoencoderConfig, Noise, OutputActivation, Scaling, Variant};
-pub use model::{Autoencoder, FittedAutoencoder, Scaler, TrainingReport};
+pub use model::{Autoencoder, CpuKernels, FittedAutoencoder, Scaler, TrainingReport};
 pub use network::{FeatureAttention, Network};

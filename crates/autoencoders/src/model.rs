@@ -1,10 +1,11 @@
 //! Fitting, scoring and persistence.
 
 use crate::config::{AutoencoderConfig, Noise, Scaling, Variant};
+use crate::fast::{Batch, FastTrainer};
 use crate::network::Network;
 use apt_llm_detect::{DetectError, Detector, Fit, Result, Threshold, TrainSet, check_rows};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::seq::SliceRandom;
@@ -109,6 +110,21 @@ pub struct Autoencoder {
     pub config: AutoencoderConfig,
     /// Where to train and score; CPU (burn flex) when `None`.
     pub device: Option<Device>,
+    /// How training runs on the CPU (ignored on another device).
+    pub cpu_kernels: CpuKernels,
+}
+
+/// How an autoencoder trains on the CPU. Both start from the same weights and draw the
+/// same batches, noise and masks; they differ by float rounding only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuKernels {
+    /// Forward and backward passes written out on `gemm` with buffers allocated once per
+    /// fit (several times faster on the autoencoders' small layers).
+    #[default]
+    Fast,
+    /// burn's autodiff on the flex backend: the reference the fast path is tested against.
+    Burn,
 }
 
 impl Autoencoder {
@@ -117,11 +133,17 @@ impl Autoencoder {
         Autoencoder {
             config,
             device: None,
+            cpu_kernels: CpuKernels::default(),
         }
     }
     /// Train and score on another device (e.g. wgpu).
     pub fn on(mut self, device: Device) -> Self {
         self.device = Some(device);
+        self
+    }
+    /// Choose how training runs on the CPU.
+    pub fn with_cpu_kernels(mut self, kernels: CpuKernels) -> Self {
+        self.cpu_kernels = kernels;
         self
     }
 }
@@ -183,7 +205,7 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 /// Per-row loss `[batch]` of a batch (and its reconstruction), training mode.
-fn row_losses(
+pub(crate) fn row_losses(
     net: &Network,
     cfg: &AutoencoderConfig,
     input: Tensor<2>,
@@ -211,6 +233,92 @@ fn row_losses(
         None => mse,
     };
     loss.squeeze_dim::<1>(1)
+}
+
+/// What trains the network: burn's autodiff, or the CPU fast path on host buffers.
+enum Engine {
+    Burn {
+        net: Network,
+        optim: ModuleOptimizer,
+        device: Device,
+    },
+    Fast {
+        trainer: Box<FastTrainer>,
+        /// The initialised network, which receives the trained weights at the end.
+        net: Network,
+    },
+}
+
+/// The weights of the best epoch so far.
+enum Snapshot {
+    Burn(Box<Network>),
+    Fast(Vec<f32>),
+}
+
+impl Engine {
+    /// One optimiser step; the batch loss.
+    fn step(&mut self, batch: &Batch<'_>, cfg: &AutoencoderConfig, d: usize) -> f32 {
+        match self {
+            Engine::Fast { trainer, .. } => trainer.step(batch, cfg.learning_rate),
+            Engine::Burn { net, optim, device } => {
+                let b = batch.rows;
+                let eps = batch
+                    .eps
+                    .map(|e| tensor2(e.to_vec(), b, cfg.latent, device));
+                let keep = batch.keep.map(|k| {
+                    let shape = [b, cfg.attention_tokens, cfg.attention_dim];
+                    Tensor::<3>::from_data(TensorData::new(k.to_vec(), shape), &*device)
+                });
+                let weights =
+                    Tensor::<1>::from_data(TensorData::new(batch.weights.to_vec(), [b]), &*device);
+                let losses = row_losses(
+                    net,
+                    cfg,
+                    tensor2(batch.input.to_vec(), b, d, device),
+                    tensor2(batch.target.to_vec(), b, d, device),
+                    eps,
+                    keep,
+                    batch.kl_weight,
+                );
+                let loss = (losses * weights).sum();
+                let value = to_vec(loss.clone().detach())[0];
+                let grads = GradientsParams::from_grads(loss.backward(), &*net);
+                let stepped = optim.step(cfg.learning_rate, net.clone(), grads);
+                *net = stepped;
+                value
+            }
+        }
+    }
+
+    /// Reconstruction error per row of scaled `x` (posterior mean for the VAE).
+    fn errors(&mut self, x: &[f32], n: usize, d: usize, base: &Device) -> Vec<f32> {
+        match self {
+            Engine::Fast { trainer, .. } => trainer.reconstruction_errors(x, n),
+            Engine::Burn { net, .. } => reconstruction_errors(&net.valid(), x, n, d, base),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        match self {
+            Engine::Fast { trainer, .. } => Snapshot::Fast(trainer.weights()),
+            Engine::Burn { net, .. } => Snapshot::Burn(Box::new(net.clone())),
+        }
+    }
+
+    /// The network for scoring: the best snapshot's weights, else the last.
+    fn finish(self, best: Option<Snapshot>) -> Network {
+        match (self, best) {
+            (Engine::Burn { .. }, Some(Snapshot::Burn(n))) => (*n).valid(),
+            (Engine::Burn { net, .. }, _) => net.valid(),
+            (Engine::Fast { trainer, net }, best) => {
+                let weights = match best {
+                    Some(Snapshot::Fast(w)) => w,
+                    _ => trainer.weights(),
+                };
+                trainer.write_into(&weights, net).valid()
+            }
+        }
+    }
 }
 
 impl Fit for Autoencoder {
@@ -249,23 +357,38 @@ impl Fit for Autoencoder {
         // initialise (burn defers it to first use) under one lock so concurrent fits cannot
         // interleave their draws. Nothing else in
         // training draws from it (noise, dropout and sampling use this fit's own ChaCha).
-        let mut net = {
+        let net = {
             let _guard = BACKEND_RNG.lock().unwrap_or_else(|p| p.into_inner());
             device.seed(cfg.seed);
             let net = Network::new(d, cfg, &device);
             net.visit(&mut ForceInit);
             net
         };
-        let mut optim = AdamConfig::new().init();
+        let fast = (self.device.is_none() && self.cpu_kernels == CpuKernels::Fast)
+            .then(|| FastTrainer::from_network(&net, d, cfg))
+            .flatten();
+        let mut engine = match fast {
+            Some(trainer) => Engine::Fast {
+                trainer: Box::new(trainer),
+                net,
+            },
+            None => Engine::Burn {
+                net,
+                optim: AdamConfig::new().init(),
+                device: device.clone(),
+            },
+        };
         let batch = cfg.batch_size.min(rows.len());
         let passes_per_epoch = rows.len().div_ceil(batch);
         // Small pattern sets: repeat passes inside an epoch to reach `min_steps` in all.
         let repeats = cfg.min_steps.div_ceil(cfg.epochs * passes_per_epoch).max(1);
         let mut history = Vec::with_capacity(cfg.epochs);
-        let mut best: Option<(f32, usize, Network)> = None;
+        let mut best: Option<(f32, usize, Snapshot)> = None;
         let mut steps = 0;
         let mut stale = 0;
         let mut order = rows.clone();
+        let keep_width = cfg.attention_tokens * cfg.attention_dim;
+        let (mut clean, mut noisy) = (Vec::new(), Vec::new());
         for epoch in 0..cfg.epochs {
             // KL warm-up: β grows linearly over the first quarter of the epochs, which keeps
             // the VAE's posterior from collapsing before the decoder learns anything.
@@ -282,79 +405,79 @@ impl Fit for Autoencoder {
                 order.shuffle(&mut rng);
                 for chunk in order.chunks(batch) {
                     let b = chunk.len();
-                    let mut clean = Vec::with_capacity(b * d);
+                    clean.clear();
                     for &r in chunk {
                         clean.extend_from_slice(&x[r * d..(r + 1) * d]);
                     }
-                    let noisy = match cfg.variant {
+                    let corrupted = match cfg.variant {
                         Variant::Dae {
                             noise: Noise::Gaussian { std },
-                        } => clean
-                            .iter()
-                            .map(|v| v + std * rng.sample::<f32, _>(StandardNormal))
-                            .collect(),
+                        } => {
+                            noisy.clear();
+                            noisy.extend(
+                                clean
+                                    .iter()
+                                    .map(|v| v + std * rng.sample::<f32, _>(StandardNormal)),
+                            );
+                            true
+                        }
                         Variant::Dae {
                             noise: Noise::Mask { probability },
-                        } => clean
-                            .iter()
-                            .map(|&v| {
+                        } => {
+                            noisy.clear();
+                            noisy.extend(clean.iter().map(|&v| {
                                 if rng.random::<f32>() < probability {
                                     0.0
                                 } else {
                                     v
                                 }
-                            })
-                            .collect(),
-                        _ => clean.clone(),
+                            }));
+                            true
+                        }
+                        _ => false,
                     };
-                    let eps = cfg.variant.is_variational().then(|| {
-                        let e: Vec<f32> = (0..b * cfg.latent)
+                    let eps: Option<Vec<f32>> = cfg.variant.is_variational().then(|| {
+                        (0..b * cfg.latent)
                             .map(|_| StandardNormal.sample(&mut rng))
-                            .collect();
-                        tensor2(e, b, cfg.latent, &device)
+                            .collect()
                     });
                     // Weighted mean with a constant normaliser: over a pass, the batch
                     // losses average to Σ wᵢ Lᵢ / Σ wᵢ, the loss over all represented rows.
-                    let bw: Vec<f32> = chunk.iter().map(|&r| w[r]).collect();
                     let norm = (total_weight * b as f64 / rows.len() as f64) as f32;
-                    let weights = Tensor::<1>::from_data(TensorData::new(bw, [b]), &device) / norm;
-                    let keep = net
-                        .dropout_shape(b)
-                        .filter(|_| cfg.dropout > 0.0)
-                        .map(|shape| {
-                            let scale = 1.0 / (1.0 - cfg.dropout as f32);
-                            let m: Vec<f32> = (0..shape.iter().product::<usize>())
-                                .map(|_| {
-                                    if rng.random::<f64>() < cfg.dropout {
-                                        0.0
-                                    } else {
-                                        scale
-                                    }
-                                })
-                                .collect();
-                            Tensor::<3>::from_data(TensorData::new(m, shape), &device)
-                        });
-                    let losses = row_losses(
-                        &net,
+                    let weights: Vec<f32> = chunk.iter().map(|&r| w[r] / norm).collect();
+                    let keep: Option<Vec<f32>> = (cfg.attention && cfg.dropout > 0.0).then(|| {
+                        let scale = 1.0 / (1.0 - cfg.dropout as f32);
+                        (0..b * keep_width)
+                            .map(|_| {
+                                if rng.random::<f64>() < cfg.dropout {
+                                    0.0
+                                } else {
+                                    scale
+                                }
+                            })
+                            .collect()
+                    });
+                    let loss = engine.step(
+                        &Batch {
+                            rows: b,
+                            input: if corrupted { &noisy } else { &clean },
+                            target: &clean,
+                            eps: eps.as_deref(),
+                            keep: keep.as_deref(),
+                            weights: &weights,
+                            kl_weight,
+                        },
                         cfg,
-                        tensor2(noisy, b, d, &device),
-                        tensor2(clean, b, d, &device),
-                        eps,
-                        keep,
-                        kl_weight,
+                        d,
                     );
-                    let loss = (losses * weights).sum();
-                    epoch_loss += to_vec(loss.clone().detach())[0] as f64;
+                    epoch_loss += loss as f64;
                     epoch_batches += 1;
-                    let grads = GradientsParams::from_grads(loss.backward(), &net);
-                    net = optim.step(cfg.learning_rate, net, grads);
                     steps += 1;
                 }
             }
             let train_loss = (epoch_loss / epoch_batches as f64) as f32;
             let val_loss = validation.as_ref().map(|(vx, vn, vw)| {
-                let valid = net.valid();
-                let errs = reconstruction_errors(&valid, vx, *vn, d, &base);
+                let errs = engine.errors(vx, *vn, d, &base);
                 let tw: f64 = vw.iter().map(|&v| v as f64).sum();
                 (errs
                     .iter()
@@ -372,7 +495,7 @@ impl Fit for Autoencoder {
             }
             if let Some(v) = val_loss {
                 if best.as_ref().is_none_or(|(b, _, _)| v < *b) {
-                    best = Some((v, epoch, net.clone()));
+                    best = Some((v, epoch, engine.snapshot()));
                     stale = 0;
                 } else {
                     stale += 1;
@@ -382,11 +505,11 @@ impl Fit for Autoencoder {
                 }
             }
         }
-        let (best_epoch, net) = match best {
-            Some((_, e, n)) => (e, n),
-            None => (history.len() - 1, net),
+        let (best_epoch, best) = match best {
+            Some((_, e, s)) => (e, Some(s)),
+            None => (history.len() - 1, None),
         };
-        let network = net.valid();
+        let network = engine.finish(best);
         let mut fitted = FittedAutoencoder {
             config: cfg.clone(),
             network,
@@ -429,7 +552,7 @@ impl Fit for Autoencoder {
 }
 
 /// Mean squared reconstruction error per row of scaled inputs (posterior mean for VAE).
-fn reconstruction_errors(
+pub(crate) fn reconstruction_errors(
     net: &Network,
     x: &[f32],
     n: usize,

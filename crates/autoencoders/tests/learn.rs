@@ -1,6 +1,8 @@
 //! Each autoencoder learns, weighting is exact, models persist, seeds repeat.
 
-use apt_llm_autoencoders::{Autoencoder, AutoencoderConfig, FittedAutoencoder, Noise, Variant};
+use apt_llm_autoencoders::{
+    Autoencoder, AutoencoderConfig, CpuKernels, FittedAutoencoder, Noise, Variant,
+};
 use apt_llm_detect::{DetectError, Detector, Fit, TrainSet};
 use apt_llm_metrics::roc_auc;
 use ndarray::{Array1, Array2, Axis, concatenate};
@@ -216,6 +218,61 @@ fn concurrent_fits_repeat_the_sequential_result() {
             if i % 2 == 0 {
                 assert_eq!(scores, alone, "thread {i} drifted from the sequential fit");
             }
+        }
+    }
+}
+
+/// The CPU fast path and burn's autodiff start from the same weights and draw the same
+/// batches, noise and masks: whole fits (early stopping included) end at the same model up
+/// to float rounding, for every variant.
+#[test]
+fn fast_and_burn_kernels_train_the_same_model() {
+    let (train, test, _) = data(6);
+    let val = train.slice(ndarray::s![..100, ..]).to_owned();
+    for cfg in [
+        AutoencoderConfig::ae(),
+        AutoencoderConfig::vae(),
+        AutoencoderConfig::dae(),
+        AutoencoderConfig::ae().with_attention(true),
+        AutoencoderConfig::vae().with_attention(true),
+    ] {
+        let cfg = AutoencoderConfig {
+            epochs: 8,
+            min_steps: 60,
+            ..small(cfg)
+        };
+        let fit = |k: CpuKernels| {
+            Autoencoder::new(cfg.clone())
+                .with_cpu_kernels(k)
+                .fit(&TrainSet::new(train.view()).with_validation(val.view(), None))
+                .unwrap()
+        };
+        let (fast, burn) = (fit(CpuKernels::Fast), fit(CpuKernels::Burn));
+        assert_eq!(fast.report().steps, burn.report().steps);
+        assert_eq!(
+            fast.report().best_epoch,
+            burn.report().best_epoch,
+            "{}",
+            cfg.name()
+        );
+        let (a, b) = (
+            fast.score(test.view()).unwrap(),
+            burn.score(test.view()).unwrap(),
+        );
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-3 * scale,
+                "{}: row {i} scores {x} (fast) vs {y} (burn)",
+                cfg.name()
+            );
+        }
+        for ((f, _), (b, _)) in fast.report().history.iter().zip(&burn.report().history) {
+            assert!(
+                (f - b).abs() <= 1e-3 * b.abs(),
+                "{}: train loss {f} vs {b}",
+                cfg.name()
+            );
         }
     }
 }

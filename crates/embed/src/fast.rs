@@ -25,8 +25,8 @@ use crate::config::Activation;
 use crate::distilbert::DistilBert;
 use crate::layers::{Block, Embeddings};
 use crate::weights::{Dense, Norm};
+use apt_llm_kernels::matmul;
 use burn::tensor::Tensor;
-use gemm::Parallelism;
 
 fn host<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
     t.clone()
@@ -105,64 +105,6 @@ impl LayerNorm {
             b: host(&n.beta),
             eps: n.eps as f32,
         }
-    }
-}
-
-/// `dst[m, n] (+)= scale · lhs[m, k] rhs[k, n]`; matrices are `(slice, row stride, column
-/// stride)`, so transposed and strided views cost nothing. Single-threaded: the caller
-/// parallelises over sentences.
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    scale: f32,
-    lhs: (&[f32], usize, usize),
-    rhs: (&[f32], usize, usize),
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let end = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs;
-    // The bounds gemm would otherwise trust blindly: internal invariants, not input checks.
-    assert!(end(m, n, dst_rs, 1) < dst.len(), "gemm dst out of bounds");
-    if k > 0 {
-        assert!(
-            end(m, k, lhs.1, lhs.2) < lhs.0.len(),
-            "gemm lhs out of bounds"
-        );
-        assert!(
-            end(k, n, rhs.1, rhs.2) < rhs.0.len(),
-            "gemm rhs out of bounds"
-        );
-    }
-    // SAFETY: every index gemm touches is within the slices (checked above); `dst` does
-    // not alias `lhs` or `rhs` (a `&mut` and `&`s).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            lhs.0.as_ptr(),
-            lhs.2 as isize,
-            lhs.1 as isize,
-            rhs.0.as_ptr(),
-            rhs.2 as isize,
-            rhs.1 as isize,
-            1.0,
-            scale,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
     }
 }
 
