@@ -36,6 +36,18 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
+def run_measured(cmd):
+    """Run `cmd` (stdout discarded); its wall seconds and peak resident memory (MiB)."""
+    print("+", " ".join(cmd), file=sys.stderr, flush=True)
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.time() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd[0]} failed with status {os.waitstatus_to_exitcode(status)}")
+    return seconds, usage.ru_maxrss / 1024.0
+
+
 def summary(path):
     d = json.load(open(path))
     sel = d["selections"]
@@ -89,10 +101,10 @@ def main():
     runs = {}
     for seed in seeds:
         out = os.path.join(a.out, f"seed{seed}")
-        t0 = time.time()
-        run([exe, "evaluate", "--data", a.data, "--out", out, "--quiet", "--no-cache", "--seed", str(seed)],
-            stdout=subprocess.DEVNULL)
-        runs[seed] = (out, time.time() - t0)
+        seconds, peak = run_measured(
+            [exe, "evaluate", "--data", a.data, "--out", out, "--quiet", "--no-cache", "--seed", str(seed)]
+        )
+        runs[seed] = (out, seconds, peak)
     first = seeds[0]
     report = open(os.path.join(runs[first][0], "report.md")).read()
     # The report links its figures by file name: put them under docs/figures.
@@ -128,7 +140,8 @@ def main():
         "",
         f"Commit `{commit}`{' (with uncommitted changes)' if dirty else ''}; DATA = `../shared/datasets/adapt-e2`; "
         f"seed {first}: {sums[first][2]} counted hosts, {sums[first][1]} scored contexts; wall time per run on this 2-core machine: "
-        + ", ".join(f"{runs[s][1]:.0f} s" for s in seeds) + ".",
+        + ", ".join(f"{runs[s][1]:.0f} s" for s in seeds)
+        + f"; peak resident memory {max(runs[s][2] for s in seeds):.0f} MiB.",
         "",
         NOTES,
         "## Seeds",

@@ -62,8 +62,8 @@ pub mod prelude {
         SyntheticConfig,
     };
     pub use apt_llm_runner::{
-        DataSource, DetectorChoice, ExperimentConfig, ExperimentReport, HuntConfig, hunt, run,
-        write_outputs,
+        DataSource, DetectorChoice, ExperimentConfig, ExperimentReport, HuntConfig, HuntModels,
+        hunt, run, write_outputs,
     };
     pub use apt_llm_textualize::{Template, Textualizer};
 }

@@ -13,7 +13,7 @@
 
 use crate::config::{AutoencoderConfig, OutputActivation};
 use crate::network::Network;
-use apt_llm_kernels::matmul_threaded as mm;
+use apt_llm_kernels::{matmul, matmul_threaded};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
 
@@ -301,6 +301,29 @@ pub(crate) struct FastTrainer {
     variational: bool,
 }
 
+/// Split products over rayon's threads only when the fit itself is not already running
+/// on one of them: the experiment runner fits contexts in parallel, and nesting gemm's
+/// threads inside that costs more than it gains (measured on the grid).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn mm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    scale: f32,
+    lhs: apt_llm_kernels::View<'_>,
+    rhs: apt_llm_kernels::View<'_>,
+) {
+    if rayon::current_thread_index().is_some() {
+        matmul(m, n, k, dst, dst_rs, accumulate, scale, lhs, rhs)
+    } else {
+        matmul_threaded(m, n, k, dst, dst_rs, accumulate, scale, lhs, rhs)
+    }
+}
+
 impl FastTrainer {
     /// Take the (initialised) weights of `net`; `None` if its parameters do not have the
     /// shapes this path expects (it then cannot train it, and the caller uses burn's).
@@ -393,6 +416,7 @@ impl FastTrainer {
     /// Forward pass over `rows` rows of `x`; `eps`/`keep` as in [`Batch`] (none when
     /// scoring: the VAE then decodes its posterior mean). Leaves the reconstruction in
     /// `self.acts.out`.
+    #[inline(always)] // into the SIMD dispatch of `step`
     fn forward(&mut self, x: &[f32], rows: usize, eps: Option<&[f32]>, keep: Option<&[f32]>) {
         self.reserve(rows);
         let (l, p, a) = (&self.layout, &self.params[..], &mut self.acts);
@@ -450,7 +474,10 @@ impl FastTrainer {
         for start in (0..n).step_by(chunk) {
             let rows = chunk.min(n - start);
             let xs = &x[start * d..(start + rows) * d];
-            self.forward(xs, rows, None, None);
+            simd(
+                #[inline(always)]
+                || self.forward(xs, rows, None, None),
+            );
             let diff = &mut self.acts.d0;
             for (g, (o, t)) in diff.iter_mut().zip(self.acts.out.iter().zip(xs)) {
                 *g = o - t;
@@ -467,13 +494,19 @@ impl FastTrainer {
     pub fn step(&mut self, batch: &Batch<'_>, learning_rate: f64) -> f32 {
         let rows = batch.rows;
         let eps = batch.eps.filter(|_| self.variational);
-        self.forward(batch.input, rows, eps, batch.keep);
-        let loss = self.backward(batch, eps);
+        let loss = simd(
+            #[inline(always)]
+            || {
+                self.forward(batch.input, rows, eps, batch.keep);
+                self.backward(batch, eps)
+            },
+        );
         self.adam(learning_rate as f32);
         loss
     }
 
     /// Gradients of the batch loss into `self.grads`; returns the loss.
+    #[inline(always)] // into the SIMD dispatch of `step`
     fn backward(&mut self, batch: &Batch<'_>, eps: Option<&[f32]>) -> f32 {
         let rows = batch.rows;
         let (l, p, a, g) = (
@@ -620,17 +653,17 @@ impl FastTrainer {
         let c2 = (1.0 - BETA_2.powi(self.time)).sqrt();
         let factor = c2 / (1.0 - BETA_1.powi(self.time));
         let eps = ADAM_EPS * c2;
-        for (((p, g), m), v) in self
-            .params
-            .iter_mut()
-            .zip(&self.grads)
-            .zip(&mut self.m1)
-            .zip(&mut self.m2)
-        {
-            *m = BETA_1 * *m + (1.0 - BETA_1) * g;
-            *v = BETA_2 * *v + (1.0 - BETA_2) * g * g;
-            *p -= lr * (*m * factor) / (v.sqrt() + eps);
-        }
+        let (params, grads, m1, m2) = (&mut self.params, &self.grads, &mut self.m1, &mut self.m2);
+        simd(
+            #[inline(always)]
+            || {
+                for (((p, g), m), v) in params.iter_mut().zip(grads).zip(m1).zip(m2) {
+                    *m = BETA_1 * *m + (1.0 - BETA_1) * g;
+                    *v = BETA_2 * *v + (1.0 - BETA_2) * g * g;
+                    *p -= lr * (*m * factor) / (v.sqrt() + eps);
+                }
+            },
+        );
     }
 
     #[cfg(test)]
@@ -650,6 +683,7 @@ impl FastTrainer {
 }
 
 /// `out[rows, dout] = input W + b`, then ReLU if `relu`.
+#[inline(always)] // into the SIMD dispatch of `step`
 fn dense_forward(d: &Dense, p: &[f32], input: &[f32], rows: usize, out: &mut [f32], relu: bool) {
     let out = &mut out[..rows * d.dout];
     let b = d.b.of(p);
@@ -676,6 +710,7 @@ fn dense_forward(d: &Dense, p: &[f32], input: &[f32], rows: usize, out: &mut [f3
 
 /// Gradients of `W` and `b` from the output delta `dy [rows, dout]` and the layer's input;
 /// the input's delta into `dx` when given.
+#[inline(always)] // into the SIMD dispatch of `step`
 fn dense_backward(
     d: &Dense,
     p: &[f32],
@@ -702,6 +737,7 @@ fn dense_backward(
 }
 
 /// [`dense_backward`] for a second layer reading the same input: its delta is added.
+#[inline(always)] // into the SIMD dispatch of `step`
 fn dense_backward_accumulate(
     d: &Dense,
     p: &[f32],
@@ -725,6 +761,7 @@ fn dense_backward_accumulate(
     );
 }
 
+#[inline(always)] // into the SIMD dispatch of `step`
 fn weight_gradients(d: &Dense, g: &mut [f32], input: &[f32], dy: &[f32], rows: usize) {
     mm(
         d.din,
@@ -747,6 +784,7 @@ fn weight_gradients(d: &Dense, g: &mut [f32], input: &[f32], dy: &[f32], rows: u
 }
 
 /// `delta *= (h > 0)`: ReLU's derivative from its output.
+#[inline(always)]
 fn relu_backward(delta: &mut [f32], h: &[f32]) {
     for (d, &v) in delta.iter_mut().zip(h) {
         if v <= 0.0 {
@@ -785,6 +823,7 @@ fn latent_input<'a>(
 
 /// [`crate::network::FeatureAttention::forward`]: tokens from chunks of `x [rows, w]`,
 /// multi-head self-attention, dropout, residual, LayerNorm. Output in `a.y`.
+#[inline(always)] // into the SIMD dispatch of `step`
 fn attention_forward(
     at: &Attention,
     p: &[f32],
@@ -861,6 +900,7 @@ fn attention_forward(
 /// Backward of [`attention_forward`]: `dy [rows, tokens·dm]` in, the delta of its input
 /// `x [rows, w]` into `dx`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)] // into the SIMD dispatch of `step`
 fn attention_backward(
     at: &Attention,
     p: &[f32],
@@ -966,14 +1006,24 @@ fn attention_backward(
 }
 
 /// `y += α x`.
+#[inline(always)]
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += alpha * x;
     }
 }
 
+/// Run `f` with the CPU's widest SIMD instructions enabled (AVX2/AVX-512 where present):
+/// the loops inlined into it vectorise for them. Element-wise results do not change (no
+/// operation is fused or reordered), so fits repeat across machines.
+#[inline(always)]
+fn simd<R>(f: impl pulp::NullaryFnOnce<Output = R>) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
 /// `Σ aᵢ bᵢ` over eight lanes, so the loop vectorises (a plain `sum` is one dependent
 /// chain of adds).
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca
@@ -992,6 +1042,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `Σ aᵢ`, vectorised as [`dot`].
+#[inline(always)]
 fn sum(a: &[f32]) -> f32 {
     let c = a.chunks_exact(8);
     let tail: f32 = c.remainder().iter().sum();
@@ -1004,6 +1055,7 @@ fn sum(a: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
 fn softmax(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;

@@ -678,8 +678,15 @@ impl FittedAutoencoder {
                 saved.input_dim
             )));
         }
-        let fresh = Network::new(saved.input_dim, &saved.config, &device);
-        let expected = TensorCheck::of(&fresh);
+        // Building the network draws its (discarded) initial weights from the backend's
+        // global generator: under the fits' lock, or a concurrent fit's seeded
+        // initialisation would interleave with these draws and change.
+        let (fresh, expected) = {
+            let _guard = BACKEND_RNG.lock().unwrap_or_else(|p| p.into_inner());
+            let fresh = Network::new(saved.input_dim, &saved.config, &device);
+            let expected = TensorCheck::of(&fresh);
+            (fresh, expected)
+        };
         let network = fresh
             .try_load_file(&weights)
             .map_err(|e| weights_err(format!("{e:?}")))?

@@ -277,6 +277,46 @@ fn fast_and_burn_kernels_train_the_same_model() {
     }
 }
 
+/// Loading a model builds a network, whose discarded initial weights come from the
+/// backend's global generator: that must not shift the seeded initialisation of a fit
+/// running at the same time (it did, until loading took the fits' lock).
+#[test]
+fn loading_models_does_not_disturb_concurrent_fits() {
+    let (train, test, _) = data(7);
+    let cfg = AutoencoderConfig {
+        epochs: 2,
+        min_steps: 4,
+        ..small(AutoencoderConfig::ae().with_attention(true))
+    };
+    let fit = || {
+        Autoencoder::new(cfg.clone())
+            .fit(&TrainSet::new(train.view()))
+            .unwrap()
+            .score(test.view())
+            .unwrap()
+    };
+    let alone = fit();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    Autoencoder::new(cfg.clone())
+        .fit(&TrainSet::new(train.view()))
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let drifted = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                FittedAutoencoder::load(&path).unwrap();
+            }
+        });
+        let drifted = (0..20).find(|_| fit() != alone);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drifted
+    });
+    assert_eq!(drifted, None, "a fit beside a loading thread drifted");
+}
+
 #[test]
 fn early_stopping_keeps_the_best_epoch() {
     let (train, _, _) = data(5);

@@ -1,55 +1,68 @@
-//! `apt-llm hunt`: one ranked list of a host's processes, fused across its aspects.
+//! `apt-llm hunt`: one ranked list of a host's processes, fused across its aspects; the
+//! per-aspect models fitted (and saved with `--save-models`) or read with `--model`.
 
 use crate::BoxError;
 use crate::choices::{BackendArg, DetectorArg, FusionArg, OnOff};
+use apt_llm::detect::Representation;
 use apt_llm::embed::cache_dir;
-use apt_llm::provenance::{Aspect, Catalog, HostId, default_data_root};
+use apt_llm::provenance::{Aspect, Catalog, HostId, LabeledContext, default_data_root};
 use apt_llm::runner::{
-    DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, RankedProcess, hunt,
+    DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, HuntModels, HuntReport, HuntRequest,
+    RankedProcess, hunt, registry,
 };
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The settings of a fit when the command line leaves them out.
+const DEFAULT_ENCODER: &str = "minilm";
+const DEFAULT_DETECTOR: DetectorArg = DetectorArg::Dae;
+const DEFAULT_CALIBRATION: f64 = 0.1;
+const DEFAULT_SEED: u64 = 42;
+const DEFAULT_EPOCHS: usize = 50;
 
 #[derive(Args)]
 pub struct HuntArgs {
     /// ADAPT data root (default: $APT_LLM_DATA).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// The host: scenario/performer, e.g. bovia/trace.
+    /// The host: scenario/performer, e.g. bovia/trace (with --model: the saved host).
+    #[arg(long, required_unless_present = "model")]
+    host: Option<String>,
+    /// Encoder for embedding detectors: a name (minilm, bert, ...) or a model directory
+    /// (default: minilm; with --model, the one the models were fitted with).
     #[arg(long)]
-    host: String,
-    /// Encoder for embedding detectors: a name (minilm, bert, ...) or a model directory.
-    #[arg(long, default_value = "minilm")]
-    encoder: String,
-    /// Encoder implementation: burn, or tch (needs a build with `--features tch`).
-    #[arg(long, value_enum, default_value_t = BackendArg::Burn)]
-    backend: BackendArg,
+    encoder: Option<String>,
+    /// Encoder implementation: burn, or tch (needs a build with `--features tch`)
+    /// (default: burn; with --model, the saved encoder's).
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
     /// Where the encoder and an autoencoder run: cpu, or gpu (burn's wgpu backend; needs a
     /// build with `--features wgpu`).
     #[arg(long, value_enum, default_value_t = crate::models::DeviceArg::Cpu)]
     device: crate::models::DeviceArg,
     /// Detector fitted on each aspect (avf and oc3 read the attribute rows and need no
-    /// encoder; dbscan is transductive and refused, use dbscan-core).
-    #[arg(long, value_enum, ignore_case = true, default_value_t = DetectorArg::Dae)]
-    detector: DetectorArg,
-    /// Self-attention in the autoencoder.
-    #[arg(long, value_enum, default_value_t = OnOff::Off)]
-    attention: OnOff,
-    /// The training-frequency prior in front of an autoencoder.
-    #[arg(long, value_enum, default_value_t = OnOff::On)]
-    prior: OnOff,
-    /// How per-aspect tail probabilities are fused.
-    #[arg(long, value_enum, default_value_t = FusionArg::Fisher)]
-    fusion: FusionArg,
+    /// encoder; dbscan is transductive and refused, use dbscan-core) (default: dae).
+    #[arg(long, value_enum, ignore_case = true)]
+    detector: Option<DetectorArg>,
+    /// Self-attention in the autoencoder (default: off).
+    #[arg(long, value_enum)]
+    attention: Option<OnOff>,
+    /// The training-frequency prior in front of an autoencoder (default: on).
+    #[arg(long, value_enum)]
+    prior: Option<OnOff>,
+    /// How per-aspect tail probabilities are fused (default: fisher).
+    #[arg(long, value_enum)]
+    fusion: Option<FusionArg>,
     /// Share of each aspect's processes held out (by a seeded hash of the id) to calibrate
-    /// its scores.
-    #[arg(long, default_value_t = 0.1)]
-    calibration: f64,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Autoencoder epochs.
-    #[arg(long, default_value_t = 50)]
-    epochs: usize,
+    /// its scores (default: 0.1).
+    #[arg(long)]
+    calibration: Option<f64>,
+    /// Seed of the calibration split and the detectors (default: 42).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Autoencoder epochs (default: 50).
+    #[arg(long)]
+    epochs: Option<usize>,
     /// How many processes to print.
     #[arg(long, default_value_t = 20)]
     top: usize,
@@ -62,11 +75,32 @@ pub struct HuntArgs {
     /// Do not cache embeddings on disk.
     #[arg(long)]
     no_cache: bool,
+    /// After fitting, save the per-aspect models (with their calibration scores) and a
+    /// manifest, hunt.json, into DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "model")]
+    save_models: Option<PathBuf>,
+    /// Rank with the models saved in DIR by --save-models instead of fitting. The host,
+    /// detector and settings are the saved ones; an option that differs is an error.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
 }
 
 pub fn run(a: HuntArgs) -> Result<(), BoxError> {
-    let host: HostId = a.host.parse()?;
-    let [detector] = a.detector.choices()[..] else {
+    let root = a
+        .data
+        .clone()
+        .or_else(default_data_root)
+        .ok_or("no data root: pass --data DIR or set APT_LLM_DATA to an ADAPT directory")?;
+    let (report, calibration) = match &a.model {
+        Some(dir) => rank_saved(&a, dir, &root)?,
+        None => fit(&a, &root)?,
+    };
+    print_report(&a, &report, calibration)
+}
+
+/// The one detector of `--detector` (or the default), refusing what `hunt` cannot fit.
+fn detector_of(arg: DetectorArg) -> Result<DetectorChoice, BoxError> {
+    let [detector] = arg.choices()[..] else {
         return Err("--detector takes one detector, not all".into());
     };
     if detector == DetectorChoice::Dbscan {
@@ -75,42 +109,115 @@ pub fn run(a: HuntArgs) -> Result<(), BoxError> {
                 .into(),
         );
     }
-    let fusion = a.fusion.into();
-    let root = a
-        .data
-        .or_else(default_data_root)
-        .ok_or("no data root: pass --data DIR or set APT_LLM_DATA to an ADAPT directory")?;
-    let contexts = Catalog::discover(&root)?.load_folder(&host.context(Aspect::ProcessEvent))?;
-    a.device.check_backend(a.backend.into())?;
+    Ok(detector)
+}
+
+/// The host's contexts under the data root.
+fn host_contexts(root: &Path, host: &HostId) -> Result<Vec<LabeledContext>, BoxError> {
+    Ok(Catalog::discover(root)?.load_folder(&host.context(Aspect::ProcessEvent))?)
+}
+
+fn cache(a: &HuntArgs) -> Option<PathBuf> {
+    (!a.no_cache).then(|| cache_dir().join("embeddings"))
+}
+
+/// Fit the models (saving them with `--save-models`) and rank.
+fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
+    let host: HostId = a.host.as_deref().ok_or("--host is required")?.parse()?;
+    let detector = detector_of(a.detector.unwrap_or(DEFAULT_DETECTOR))?;
+    let contexts = host_contexts(root, &host)?;
+    let backend = a.backend.unwrap_or(BackendArg::Burn).into();
+    a.device.check_backend(backend)?;
     let device = a.device.device()?;
+    let seed = a.seed.unwrap_or(DEFAULT_SEED);
+    let encoder = a.encoder.as_deref().unwrap_or(DEFAULT_ENCODER).to_string();
     // Only a detector that reads embeddings needs the encoder (fetched if not cached).
     let embeds = detector
-        .spec(false, a.seed, 1, apt_llm::autoencoders::Scaling::MinMax)
+        .spec(false, seed, 1, apt_llm::autoencoders::Scaling::MinMax)
         .representation()
-        == apt_llm::detect::Representation::Embedding;
+        == Representation::Embedding;
     if embeds {
-        crate::models::prefetch(std::slice::from_ref(&a.encoder));
+        crate::models::prefetch(std::slice::from_ref(&encoder));
     }
+    let calibration = a.calibration.unwrap_or(DEFAULT_CALIBRATION);
     let cfg = HuntConfig {
         experiment: ExperimentConfig {
-            encoders: vec![EncoderSpec::named(a.encoder.clone())],
-            backend: a.backend.into(),
+            encoders: vec![EncoderSpec::named(encoder)],
+            backend,
             device,
             detectors: vec![detector],
-            attention: a.attention.into(),
-            prior: a.prior.into(),
-            seed: a.seed,
-            epochs: a.epochs,
-            cache: (!a.no_cache).then(|| cache_dir().join("embeddings")),
+            attention: a.attention.unwrap_or(OnOff::Off).into(),
+            prior: a.prior.unwrap_or(OnOff::On).into(),
+            seed,
+            epochs: a.epochs.unwrap_or(DEFAULT_EPOCHS),
+            cache: cache(a),
             ..Default::default()
         },
-        fusion,
-        calibration_fraction: a.calibration,
+        fusion: a.fusion.unwrap_or(FusionArg::Fisher).into(),
+        calibration_fraction: calibration,
         explain: a.explain.min(a.top),
     };
-    let report = hunt(&cfg, &contexts)?;
+    let Some(dir) = &a.save_models else {
+        return Ok((hunt(&cfg, &contexts)?, calibration));
+    };
+    let (models, report) = HuntModels::fit_and_rank(&cfg, &contexts)?;
+    let manifest = models.save(dir)?;
+    eprintln!(
+        "saved {} aspect models of {} with {}",
+        models.aspects.len(),
+        models.host,
+        manifest.display()
+    );
+    Ok((report, calibration))
+}
+
+/// What the command line asks of saved models: only the options given.
+fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
+    Ok(HuntRequest {
+        host: a.host.as_deref().map(str::parse).transpose()?,
+        detector: a.detector.map(detector_of).transpose()?,
+        attention: a.attention.map(|s| s == OnOff::On),
+        prior: a.prior.map(|s| s == OnOff::On),
+        epochs: a.epochs,
+        fusion: a.fusion.map(Into::into),
+        calibration_fraction: a.calibration,
+        seed: a.seed,
+    })
+}
+
+/// Rank with the models saved in `dir`, checked against the options and the data.
+fn rank_saved(a: &HuntArgs, dir: &Path, root: &Path) -> Result<(HuntReport, f64), BoxError> {
+    let models = HuntModels::load(dir, &registry())?;
+    models.check_request(&request_of(a)?)?;
+    let contexts = host_contexts(root, &models.host)?;
+    let backend = a.backend.map(Into::into);
+    if let Some(b) = backend {
+        a.device.check_backend(b)?;
+    }
+    let device = a.device.device()?;
+    if models.representation == Representation::Embedding {
+        let spec = a
+            .encoder
+            .clone()
+            .or_else(|| models.settings.encoder.clone());
+        crate::models::prefetch(spec.as_slice());
+    }
+    let encoder = models.load_encoder(
+        a.encoder.as_deref(),
+        backend,
+        device.as_ref(),
+        cache(a).as_deref(),
+    )?;
+    let report = models.rank(&contexts, encoder.as_deref(), a.explain.min(a.top))?;
+    if let Some(manifest) = &models.manifest {
+        eprintln!("ranked with the models of {}", manifest.display());
+    }
+    Ok((report, models.settings.calibration_fraction))
+}
+
+fn print_report(a: &HuntArgs, report: &HuntReport, calibration: f64) -> Result<(), BoxError> {
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
         return Ok(());
     }
     println!(
@@ -121,7 +228,7 @@ pub fn run(a: HuntArgs) -> Result<(), BoxError> {
         report.partial,
         report.combination,
         report.fusion,
-        a.calibration * 100.0
+        calibration * 100.0
     );
     for (c, why) in &report.left_out {
         println!("  {c} left out: {why}");

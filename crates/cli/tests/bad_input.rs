@@ -480,3 +480,73 @@ fn unknown_arguments_are_usage_errors() {
     let (_, err) = run_expect(apt_llm().args(["no-such-command"]), 2);
     assert!(err.contains("no-such-command"), "{err}");
 }
+
+#[test]
+fn hunt_with_a_missing_garbage_or_tampered_model_directory() {
+    let d = data_root();
+    let out = tempfile::tempdir().unwrap();
+    let models = out.path().join("models");
+    // Neither a host nor saved models; both --model and --save-models: usage errors.
+    run_expect(apt_llm().args(["hunt", "--data"]).arg(d.path()), 2);
+    run_expect(
+        apt_llm()
+            .args(["hunt", "--data"])
+            .arg(d.path())
+            .arg("--model")
+            .arg(&models)
+            .arg("--save-models")
+            .arg(&models),
+        2,
+    );
+    let saved_model = || {
+        let mut cmd = apt_llm();
+        cmd.args(["hunt", "--data"])
+            .arg(d.path())
+            .arg("--model")
+            .arg(&models);
+        cmd
+    };
+    fails_naming(&mut saved_model(), &["hunt.json", "No such file"]);
+    write(&models, "hunt.json", "{\"format\": 1, \"host\": ");
+    fails_naming(&mut saved_model(), &["hunt.json", "not a hunt manifest"]);
+    // Saved for real (AVF reads attribute rows: no encoder), then tampered with.
+    run_expect(
+        apt_llm()
+            .args([
+                "hunt",
+                "--host",
+                "bovia/cadets",
+                "--detector",
+                "avf",
+                "--data",
+            ])
+            .arg(d.path())
+            .arg("--save-models")
+            .arg(&models),
+        0,
+    );
+    run_expect(&mut saved_model(), 0);
+    let pe = models.join("bovia_cadets_PE.pipeline.json");
+    let text = std::fs::read_to_string(&pe).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["normal_scores"][0] = serde_json::json!(1e39);
+    std::fs::write(&pe, doc.to_string()).unwrap();
+    fails_naming(
+        &mut saved_model(),
+        &[
+            "bovia_cadets_PE.pipeline.json",
+            "normal_scores",
+            "not finite",
+        ],
+    );
+    std::fs::write(&pe, &text[..text.len() / 2]).unwrap();
+    fails_naming(
+        &mut saved_model(),
+        &["bovia_cadets_PE.pipeline.json", "not a model file"],
+    );
+    std::fs::remove_file(&pe).unwrap();
+    fails_naming(
+        &mut saved_model(),
+        &["bovia_cadets_PE.pipeline.json", "No such file"],
+    );
+}

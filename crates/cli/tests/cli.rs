@@ -500,3 +500,78 @@ fn hunt_ranks_a_hosts_processes_across_aspects() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("dbscan-core"));
 }
+
+#[apt_llm_testkit::needs(data)]
+#[test]
+fn hunt_saves_its_models_and_ranks_with_them_as_the_fit_did() {
+    let Some(data) = apt_llm_testkit::data_root() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    let fit = || {
+        let mut cmd = apt_llm();
+        cmd.args([
+            "hunt",
+            "--host",
+            "bovia/clearscope",
+            "--detector",
+            "oc3",
+            "--top",
+            "10",
+            "--data",
+        ])
+        .arg(&data);
+        cmd
+    };
+    let saved_model = || {
+        let mut cmd = apt_llm();
+        cmd.args(["hunt", "--top", "10", "--model"])
+            .arg(&models)
+            .arg("--data")
+            .arg(&data);
+        cmd
+    };
+    let (fitted, _) = run(&mut fit());
+    let (saved, err) = run(fit().arg("--save-models").arg(&models));
+    assert_eq!(saved, fitted, "saving changes nothing printed");
+    assert!(err.contains("hunt.json"), "{err}");
+    assert!(models.join("hunt.json").is_file());
+    // Loaded: the same table, and the same JSON to the last digit.
+    let (loaded, err) = run(&mut saved_model());
+    assert_eq!(loaded, fitted);
+    assert!(err.contains("ranked with the models of"), "{err}");
+    let (fitted_json, _) = run(fit().arg("--json"));
+    let (loaded_json, _) = run(saved_model().arg("--json"));
+    assert_eq!(loaded_json, fitted_json);
+    // What the models fix may be repeated; anything else is an error naming both values.
+    run(saved_model().args([
+        "--host",
+        "bovia/clearscope",
+        "--detector",
+        "oc3",
+        "--seed",
+        "42",
+        "--calibration",
+        "0.1",
+        "--fusion",
+        "fisher",
+    ]));
+    for (args, parts) in [
+        (["--detector", "avf"], ["detector", "OC3", "AVF"]),
+        (
+            ["--host", "bovia/cadets"],
+            ["host", "bovia/clearscope", "bovia/cadets"],
+        ),
+        (["--calibration", "0.2"], ["calibration", "0.1", "0.2"]),
+        (["--fusion", "cauchy"], ["fusion", "fisher", "cauchy"]),
+    ] {
+        let out = saved_model().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("hunt.json"), "{err}");
+        for p in parts {
+            assert!(err.contains(p), "{p:?} not in {err}");
+        }
+    }
+}

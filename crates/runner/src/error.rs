@@ -1,6 +1,7 @@
 //! The runner's errors. Each wraps its cause as a source, so a caller can walk the chain
 //! (`std::error::Error::source`) down to the I/O, parse or detector error that started it.
 
+use crate::hunt::HuntModelError;
 use crate::model_file::ModelFileError;
 use std::path::PathBuf;
 
@@ -20,6 +21,9 @@ pub enum RunnerError {
     Fusion(#[from] apt_llm_fusion::FusionError),
     #[error(transparent)]
     ModelFile(#[from] ModelFileError),
+    /// Saved hunt models that cannot be read, or may not rank the data given.
+    #[error(transparent)]
+    HuntModels(#[from] HuntModelError),
     /// A step failed on one context (or one combination of it): which, and why.
     #[error("{context}: {source}")]
     Context {

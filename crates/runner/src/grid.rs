@@ -75,6 +75,19 @@ impl DetectorChoice {
             DetectorChoice::Ae | DetectorChoice::Vae | DetectorChoice::Dae
         )
     }
+    /// The `kind` tag its fitted detector is saved under: its loader's key in
+    /// [`crate::registry`].
+    pub fn saved_kind(self) -> &'static str {
+        match self {
+            DetectorChoice::Ae | DetectorChoice::Vae | DetectorChoice::Dae => "autoencoder",
+            DetectorChoice::OcSvm => "ocsvm",
+            DetectorChoice::Dbscan | DetectorChoice::DbscanCore => "dbscan",
+            DetectorChoice::IForest => "iforest",
+            DetectorChoice::Rarity => "rarity",
+            DetectorChoice::Avf => "avf",
+            DetectorChoice::Oc3 | DetectorChoice::Oc3Transductive => "oc3",
+        }
+    }
     /// Name in tables.
     pub fn name(self) -> &'static str {
         match self {

@@ -3,17 +3,59 @@
 //! calibration share), the calibration processes turn its scores into tail
 //! probabilities, and the probabilities of one process are fused over the aspects it
 //! appears in. Labels, when the data has them, are only counted in the summary.
+//!
+//! A hunt is two steps with one value between them: [`HuntModels::fit`] fits the
+//! per-aspect detectors with their calibration scores, [`HuntModels::rank`] scores the
+//! host's processes with them, fuses and explains. [`HuntModels::save`] writes the
+//! models to a directory and [`HuntModels::load`] reads them back, checked, so a host can
+//! be ranked again without fitting; [`hunt`] fits and ranks in one go.
+//!
+//! ```no_run
+//! use apt_llm_fusion::Rule;
+//! use apt_llm_provenance::{Aspect, Catalog, HostId};
+//! use apt_llm_runner::{DetectorChoice, ExperimentConfig, HuntConfig, HuntModels, registry};
+//!
+//! let host: HostId = "bovia/trace".parse()?;
+//! let contexts = Catalog::discover("data")?.load_folder(&host.context(Aspect::ProcessEvent))?;
+//! let cfg = HuntConfig {
+//!     experiment: ExperimentConfig {
+//!         detectors: vec![DetectorChoice::Oc3], // attribute rows: no encoder needed
+//!         ..Default::default()
+//!     },
+//!     fusion: Rule::Fisher,
+//!     calibration_fraction: 0.1,
+//!     explain: 5,
+//! };
+//! HuntModels::fit(&cfg, &contexts)?.save("models/bovia_trace".as_ref())?;
+//! // Later: no fitting, the same ranking.
+//! let models = HuntModels::load("models/bovia_trace".as_ref(), &registry())?;
+//! let report = models.rank(&contexts, None, 5)?;
+//! println!("{} is the rarest process of {}", report.ranked[0].process, report.host);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod models;
+
+pub use models::{
+    AspectModel, HUNT_FORMAT, HuntModelError, HuntModels, HuntRequest, HuntSettings, MANIFEST_FILE,
+};
+
+use crate::encoders::Loaded;
 use crate::experiment::{
-    ATTRIBUTES_ENCODER, ExperimentConfig, Inputs, Result, RunnerError, attribute_rows,
+    ATTRIBUTES_ENCODER, ExperimentConfig, GridEntry, Inputs, Result, RunnerError, attribute_rows,
     combination_name, embed_patterns, encoders_of, grid_entries,
 };
+use crate::grid::DetectorChoice;
 use crate::hosts::{RankedProcess, ViewStats};
+use crate::model_file::{ModelMismatch, encoder_mismatch, schema_mismatch};
 use apt_llm_detect::{
     DEFAULT_BLEND, DEFAULT_PERCENTILE, Detector, FittedDetector, FrequencyPrior, Representation,
 };
-use apt_llm_fusion::{Calibrator, Rule, fuse_processes};
+use apt_llm_embed::SentenceEncoder;
+use apt_llm_fusion::{Rule, fuse_processes};
 use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, Patterns, SplitConfig};
+use apt_llm_textualize::Template;
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -66,167 +108,507 @@ impl HuntReport {
 /// Rank the processes of one host. `contexts` are the host's contexts (ProcessAll and
 /// placeholder tables are left out and reported).
 pub fn hunt(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntReport> {
-    let exp = &cfg.experiment;
-    let entries = grid_entries(exp);
-    let [entry] = entries.as_slice() else {
-        return Err(RunnerError::HuntSettings(entries.len()));
-    };
-    let [prior] = entry.priors else {
-        return Err(RunnerError::HuntPriorBoth);
-    };
-    if !(cfg.calibration_fraction > 0.0 && cfg.calibration_fraction < 1.0) {
-        return Err(RunnerError::CalibrationFraction(cfg.calibration_fraction));
+    Ok(HuntModels::fit_and_rank(cfg, contexts)?.1)
+}
+
+impl HuntModels {
+    /// Fit one detector per aspect of the host in `contexts` (its contexts; ProcessAll and
+    /// placeholder tables are left out), each with the held-out normal scores that
+    /// calibrate it.
+    pub fn fit(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntModels> {
+        Ok(fit_host(cfg, contexts)?.0)
     }
-    let mut views: Vec<&LabeledContext> = Vec::new();
-    let mut left_out = Vec::new();
-    for c in contexts {
-        if c.id.aspect == Aspect::ProcessAll {
-            left_out.push((
-                c.id.to_string(),
-                "ProcessAll joins the other aspects".into(),
-            ));
-        } else if c.context.is_placeholder() {
-            left_out.push((c.id.to_string(), "placeholder table, no data".into()));
-        } else {
-            views.push(c);
+
+    /// [`HuntModels::fit`], then [`HuntModels::rank`] on the same contexts, reading each
+    /// aspect once: what [`hunt`] returns, with the models to save.
+    pub fn fit_and_rank(
+        cfg: &HuntConfig,
+        contexts: &[LabeledContext],
+    ) -> Result<(HuntModels, HuntReport)> {
+        let (models, host, views) = fit_host(cfg, contexts)?;
+        let aligned: Vec<&AspectModel> = models.aspects.iter().collect();
+        let report = models.rank_views(&host, &views, &aligned, cfg.explain)?;
+        Ok((models, report))
+    }
+
+    /// Score every process of the host in `contexts` with these models, fuse the
+    /// aspects' tail probabilities and explain the first `explain` processes: the report
+    /// a fit of the same settings on the same data gives. `encoder` is the encoder of
+    /// models that read sentence embeddings ([`HuntModels::load_encoder`]); `None` for
+    /// detectors of attribute rows.
+    ///
+    /// Refused before any scoring, naming the model and both values: another host,
+    /// aspects other than those fitted, an attribute schema other than an aspect's model
+    /// was fitted on, or an encoder of another identity.
+    pub fn rank(
+        &self,
+        contexts: &[LabeledContext],
+        encoder: Option<&dyn SentenceEncoder>,
+        explain: usize,
+    ) -> Result<HuntReport> {
+        let host = Host::join(contexts)?;
+        let aligned = self.align(&host)?;
+        let reader = self.reader(encoder)?;
+        for (ctx, model) in host.contexts.iter().zip(&aligned) {
+            self.check_aspect(model, ctx, encoder)?;
+        }
+        let split = self.split()?;
+        let views = host
+            .contexts
+            .iter()
+            .map(|c| AspectView::new(c, &split, &reader))
+            .collect::<Result<Vec<_>>>()?;
+        self.rank_views(&host, &views, &aligned, explain)
+    }
+
+    /// The calibration split these models were fitted with.
+    fn split(&self) -> Result<SplitConfig> {
+        check_fraction(self.settings.calibration_fraction)?;
+        Ok(calibration_split(
+            self.settings.calibration_fraction,
+            self.settings.seed,
+        ))
+    }
+
+    /// The model of each aspect of `host`, in the host's order; the host and its aspects
+    /// must be those the models were fitted on.
+    fn align(&self, host: &Host<'_>) -> Result<Vec<&AspectModel>, HuntModelError> {
+        if host.index.host != self.host {
+            return Err(HuntModelError::Host {
+                origin: self.origin(),
+                saved: self.host.to_string(),
+                asked: host.index.host.to_string(),
+            });
+        }
+        let saved: Vec<String> = self
+            .aspects
+            .iter()
+            .map(|m| m.context.aspect.short().to_string())
+            .collect();
+        let data: Vec<String> = host
+            .index
+            .aspects
+            .iter()
+            .map(|a| a.short().to_string())
+            .collect();
+        let mut sorted = (saved.clone(), data.clone());
+        sorted.0.sort();
+        sorted.1.sort();
+        if sorted.0 != sorted.1 {
+            return Err(HuntModelError::Aspects {
+                origin: self.origin(),
+                host: self.host.to_string(),
+                saved,
+                data,
+            });
+        }
+        Ok(host
+            .index
+            .aspects
+            .iter()
+            .filter_map(|a| self.aspects.iter().find(|m| m.context.aspect == *a))
+            .collect())
+    }
+
+    /// What the models read, with `encoder` for embeddings.
+    fn reader<'e>(
+        &'e self,
+        encoder: Option<&'e dyn SentenceEncoder>,
+    ) -> Result<Reader<'e>, HuntModelError> {
+        match (self.representation, encoder) {
+            (Representation::Attributes, _) => Ok(Reader::Attributes),
+            (Representation::Embedding, Some(encoder)) => Ok(Reader::Embedding {
+                encoder,
+                template: &self.settings.template,
+            }),
+            (Representation::Embedding, None) => Err(HuntModelError::NoEncoder {
+                origin: self.origin(),
+                spec: self.settings.encoder.clone().unwrap_or_default(),
+            }),
         }
     }
-    let index = HostIndex::new(&views)?;
-    let embedding = entry.spec.representation() == Representation::Embedding;
-    let encoders = if embedding {
-        encoders_of(exp)?.0
+
+    /// Refuse an aspect whose schema or encoder differs from what its model was fitted
+    /// with.
+    fn check_aspect(
+        &self,
+        model: &AspectModel,
+        ctx: &LabeledContext,
+        encoder: Option<&dyn SentenceEncoder>,
+    ) -> Result<(), HuntModelError> {
+        let mismatch = |m| HuntModelError::Mismatch {
+            origin: model.origin(),
+            source: Box::new(m),
+        };
+        let fitted_on = model.context.to_string();
+        if let Some(m) = schema_mismatch(
+            &fitted_on,
+            &model.attributes,
+            &ctx.id,
+            &ctx.context.attributes,
+        ) {
+            return Err(mismatch(m));
+        }
+        if let (Representation::Embedding, Some(found)) = (self.representation, encoder) {
+            let fitted = self
+                .encoder_identity
+                .as_ref()
+                .ok_or_else(|| mismatch(ModelMismatch::NoEncoderIdentity))?;
+            if let Some(m) = encoder_mismatch(fitted, Some("the encoder given"), found.identity()) {
+                return Err(mismatch(m));
+            }
+        }
+        Ok(())
+    }
+
+    /// Score, calibrate and fuse the read aspects (`views`, each with its model in
+    /// `aligned`), most anomalous process first.
+    fn rank_views(
+        &self,
+        host: &Host<'_>,
+        views: &[AspectView<'_>],
+        aligned: &[&AspectModel],
+        explain: usize,
+    ) -> Result<HuntReport> {
+        let index = &host.index;
+        let mut p_views: Vec<Vec<Option<f64>>> = Vec::with_capacity(views.len());
+        let mut stats = Vec::with_capacity(views.len());
+        for (v, (view, model)) in views.iter().zip(aligned).enumerate() {
+            let p_pattern = model
+                .p_values(view.x.view())
+                .map_err(|e| in_context(view.context, e))?;
+            p_views.push(
+                index.rows[v]
+                    .iter()
+                    .map(|row| row.map(|r| p_pattern[view.patterns.row_pattern[r]]))
+                    .collect(),
+            );
+            stats.push(ViewStats::new(view.context, |r| {
+                view.part[r] == Part::Train
+            }));
+        }
+        let fused = fuse_processes(&*self.settings.fusion.rule(), &p_views);
+        let mut order: Vec<usize> = (0..index.len()).collect();
+        order.sort_by(|&a, &b| {
+            fused[b]
+                .0
+                .total_cmp(&fused[a].0)
+                .then_with(|| index.processes[a].cmp(&index.processes[b]))
+        });
+        let labelled_attacks = index.attacks();
+        let ranked = order
+            .iter()
+            .enumerate()
+            .map(|(rank, &i)| RankedProcess {
+                process: index.processes[i].clone(),
+                score: fused[i].0,
+                attack: (labelled_attacks > 0).then(|| index.attack[i]),
+                evidence: if rank < explain {
+                    (0..views.len())
+                        .filter_map(|v| {
+                            let row = index.rows[v][i]?;
+                            Some(stats[v].evidence(row, p_views[v][i]?, 3))
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        Ok(HuntReport {
+            host: index.host.to_string(),
+            combination: self.combination.clone(),
+            fusion: self.settings.fusion.name().into(),
+            aspects: index
+                .aspects
+                .iter()
+                .map(|a| a.short().to_string())
+                .collect(),
+            left_out: host.left_out.clone(),
+            processes: index.len(),
+            partial: index.partial(),
+            in_sample_calibration: aligned
+                .iter()
+                .filter(|m| m.in_sample_calibration)
+                .map(|m| m.context.aspect.short().to_string())
+                .collect(),
+            ranked,
+            labelled_attacks,
+        })
+    }
+}
+
+impl AspectModel {
+    /// Tail probability of each row of `x` (one per pattern) among the held-out normal
+    /// scores; a non-finite score is an error naming the model.
+    fn p_values(&self, x: ndarray::ArrayView2<'_, f32>) -> Result<Vec<f64>> {
+        let scores = self.model.score(x)?.to_vec();
+        if let Some((pattern, &value)) = scores.iter().enumerate().find(|(_, s)| !s.is_finite()) {
+            return Err(HuntModelError::NonFiniteScore {
+                origin: self.origin(),
+                pattern,
+                value,
+            }
+            .into());
+        }
+        Ok(self.calibrator()?.p_values(&scores))
+    }
+}
+
+/// A [`HuntConfig`], checked: its one detector setting.
+struct Plan {
+    entry: GridEntry,
+    prior: bool,
+    /// The built-in detector, `None` for a custom one.
+    detector: Option<DetectorChoice>,
+}
+
+impl Plan {
+    fn new(cfg: &HuntConfig) -> Result<Plan> {
+        let exp = &cfg.experiment;
+        let mut entries = grid_entries(exp);
+        if entries.len() != 1 {
+            return Err(RunnerError::HuntSettings(entries.len()));
+        }
+        let entry = entries.remove(0);
+        let [prior] = entry.priors else {
+            return Err(RunnerError::HuntPriorBoth);
+        };
+        check_fraction(cfg.calibration_fraction)?;
+        let detector = match (exp.detectors.as_slice(), exp.custom_detectors.is_empty()) {
+            ([d], true) => Some(*d),
+            _ => None,
+        };
+        Ok(Plan {
+            prior: *prior,
+            entry,
+            detector,
+        })
+    }
+}
+
+fn check_fraction(fraction: f64) -> Result<()> {
+    if fraction > 0.0 && fraction < 1.0 {
+        Ok(())
     } else {
-        Vec::new()
-    };
-    // Calibration share by a seeded hash of the id, labels unused.
-    let split = SplitConfig {
+        Err(RunnerError::CalibrationFraction(fraction))
+    }
+}
+
+/// The calibration share: a seeded hash of the process id, labels unused.
+fn calibration_split(fraction: f64, seed: u64) -> SplitConfig {
+    SplitConfig {
         test_fraction: 0.0,
-        validation_fraction: cfg.calibration_fraction,
-        seed: exp.seed,
-    };
-    let mut p_views: Vec<Vec<Option<f64>>> = Vec::with_capacity(views.len());
-    let mut stats = Vec::with_capacity(views.len());
-    let mut combination = String::new();
-    let mut in_sample = Vec::new();
-    for (v, ctx) in views.iter().enumerate() {
-        let patterns = Patterns::from_context(&ctx.context);
-        let part: Vec<Part> = ctx
+        validation_fraction: fraction,
+        seed,
+    }
+}
+
+fn in_context(ctx: &LabeledContext, e: RunnerError) -> RunnerError {
+    RunnerError::Context {
+        context: ctx.id.to_string(),
+        source: Box::new(e),
+    }
+}
+
+/// The aspects of a host that a hunt fuses, joined by process id, and the contexts it
+/// leaves out with the reason.
+struct Host<'a> {
+    contexts: Vec<&'a LabeledContext>,
+    index: HostIndex,
+    left_out: Vec<(String, String)>,
+}
+
+impl<'a> Host<'a> {
+    fn join(contexts: &'a [LabeledContext]) -> Result<Host<'a>> {
+        let mut views = Vec::new();
+        let mut left_out = Vec::new();
+        for c in contexts {
+            if c.id.aspect == Aspect::ProcessAll {
+                left_out.push((
+                    c.id.to_string(),
+                    "ProcessAll joins the other aspects".into(),
+                ));
+            } else if c.context.is_placeholder() {
+                left_out.push((c.id.to_string(), "placeholder table, no data".into()));
+            } else {
+                views.push(c);
+            }
+        }
+        Ok(Host {
+            index: HostIndex::new(&views)?,
+            contexts: views,
+            left_out,
+        })
+    }
+}
+
+/// What a detector reads from an aspect: sentence embeddings or attribute rows.
+enum Reader<'e> {
+    Embedding {
+        encoder: &'e dyn SentenceEncoder,
+        template: &'e Template,
+    },
+    Attributes,
+}
+
+impl Reader<'_> {
+    /// One row per pattern of `ctx`.
+    fn rows(&self, ctx: &LabeledContext, patterns: &Patterns) -> Result<Array2<f32>> {
+        match self {
+            Reader::Embedding { encoder, template } => {
+                embed_patterns(template, &ctx.context, patterns, *encoder)
+            }
+            Reader::Attributes => Ok(attribute_rows(patterns, ctx.context.attributes.len())),
+        }
+    }
+}
+
+/// One aspect as the hunt reads it: its patterns, each process's part (training or
+/// calibration) and the detector's input, one row per pattern.
+struct AspectView<'a> {
+    context: &'a LabeledContext,
+    patterns: Patterns,
+    part: Vec<Part>,
+    x: Array2<f32>,
+}
+
+impl<'a> AspectView<'a> {
+    fn new(
+        context: &'a LabeledContext,
+        split: &SplitConfig,
+        reader: &Reader<'_>,
+    ) -> Result<AspectView<'a>> {
+        let patterns = Patterns::from_context(&context.context);
+        let part = context
             .context
             .records
             .iter()
             .map(|r| split.part_of(&r.id, false))
             .collect();
-        let rows_of =
-            |want: Part| -> Vec<usize> { (0..part.len()).filter(|&r| part[r] == want).collect() };
-        let train = patterns.weighted(&rows_of(Part::Train));
-        let calibration = patterns.weighted(&rows_of(Part::Validation));
-        let all: Vec<usize> = (0..patterns.len()).collect();
-        let step = |e: RunnerError| RunnerError::Context {
-            context: ctx.id.to_string(),
-            source: Box::new(e),
-        };
-        if train.is_empty() {
-            return Err(step(RunnerError::TooFewProcesses {
-                processes: ctx.context.len(),
-            }));
-        }
-        if calibration.is_empty() {
-            in_sample.push(ctx.id.aspect.short().to_string());
-        }
-        let inputs = if embedding {
-            let enc = &encoders[0];
-            let x = embed_patterns(&exp.template, &ctx.context, &patterns, &*enc.encoder)
-                .map_err(step)?;
-            Inputs::from_parts(&x, &train, &calibration, &all, Some(0), enc.label.clone())
-        } else {
-            let x = attribute_rows(&patterns, ctx.context.attributes.len());
-            Inputs::from_parts(
-                &x,
-                &train,
-                &calibration,
-                &all,
-                None,
-                ATTRIBUTES_ENCODER.into(),
-            )
-        };
-        let ts = inputs.train_set();
-        let fitted: Arc<dyn Detector> = Arc::from(
-            entry
-                .spec
-                .fit_boxed(&ts)
-                .map_err(|e| step(RunnerError::Detect(e)))?,
-        );
-        let detector: Arc<dyn Detector> = if *prior {
-            Arc::new(FrequencyPrior::new(fitted, &ts, DEFAULT_BLEND).map_err(|e| step(e.into()))?)
-        } else {
-            fitted
-        };
-        // The calibration processes are the held-out normals of the training set.
-        let model =
-            FittedDetector::new(detector, &ts, DEFAULT_PERCENTILE).map_err(|e| step(e.into()))?;
-        combination = combination_name(
-            &inputs.encoder_name,
-            &entry.detector,
-            entry.attention,
-            *prior,
-        );
-        let scores = model
-            .score(inputs.test_x.view())
-            .map_err(|e| step(e.into()))?
-            .to_vec();
-        let (normal, nw) = model.normal_scores();
-        let calibrator = Calibrator::new(normal, Some(nw)).map_err(|e| step(e.into()))?;
-        let p_pattern = calibrator.p_values(&scores);
-        p_views.push(
-            index.rows[v]
-                .iter()
-                .map(|row| row.map(|r| p_pattern[patterns.row_pattern[r]]))
-                .collect(),
-        );
-        stats.push(ViewStats::new(ctx, |r| part[r] == Part::Train));
-    }
-    let fused = fuse_processes(&*cfg.fusion.rule(), &p_views);
-    let mut order: Vec<usize> = (0..index.len()).collect();
-    order.sort_by(|&a, &b| {
-        fused[b]
-            .0
-            .total_cmp(&fused[a].0)
-            .then_with(|| index.processes[a].cmp(&index.processes[b]))
-    });
-    let labelled_attacks = index.attacks();
-    let ranked = order
-        .iter()
-        .enumerate()
-        .map(|(rank, &i)| RankedProcess {
-            process: index.processes[i].clone(),
-            score: fused[i].0,
-            attack: (labelled_attacks > 0).then(|| index.attack[i]),
-            evidence: if rank < cfg.explain {
-                (0..views.len())
-                    .filter_map(|v| {
-                        let row = index.rows[v][i]?;
-                        Some(stats[v].evidence(row, p_views[v][i]?, 3))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
+        let x = reader
+            .rows(context, &patterns)
+            .map_err(|e| in_context(context, e))?;
+        Ok(AspectView {
+            context,
+            patterns,
+            part,
+            x,
         })
-        .collect();
-    Ok(HuntReport {
-        host: index.host.to_string(),
-        combination,
-        fusion: cfg.fusion.name().into(),
-        aspects: index
-            .aspects
-            .iter()
-            .map(|a| a.short().to_string())
-            .collect(),
-        left_out,
-        processes: index.len(),
-        partial: index.partial(),
-        in_sample_calibration: in_sample,
-        ranked,
-        labelled_attacks,
+    }
+
+    /// The patterns of the processes in `want`, weighted by how many they stand for.
+    fn weighted(&self, want: Part) -> Vec<(usize, f32)> {
+        let rows: Vec<usize> = (0..self.part.len())
+            .filter(|&r| self.part[r] == want)
+            .collect();
+        self.patterns.weighted(&rows)
+    }
+}
+
+/// Fit every aspect of the host: the models, the joined host and the aspects as read.
+fn fit_host<'a>(
+    cfg: &HuntConfig,
+    contexts: &'a [LabeledContext],
+) -> Result<(HuntModels, Host<'a>, Vec<AspectView<'a>>)> {
+    let plan = Plan::new(cfg)?;
+    let exp = &cfg.experiment;
+    let host = Host::join(contexts)?;
+    let representation = plan.entry.spec.representation();
+    let encoder = match representation {
+        Representation::Embedding => Some(first_encoder(exp)?),
+        Representation::Attributes => None,
+    };
+    let reader = match &encoder {
+        Some(loaded) => Reader::Embedding {
+            encoder: &*loaded.encoder,
+            template: &exp.template,
+        },
+        None => Reader::Attributes,
+    };
+    let encoder_name = encoder
+        .as_ref()
+        .map_or_else(|| ATTRIBUTES_ENCODER.to_string(), |l| l.label.clone());
+    let split = calibration_split(cfg.calibration_fraction, exp.seed);
+    let mut views = Vec::with_capacity(host.contexts.len());
+    let mut aspects = Vec::with_capacity(host.contexts.len());
+    for ctx in &host.contexts {
+        let view = AspectView::new(ctx, &split, &reader)?;
+        aspects.push(fit_aspect(&plan, &view, &encoder_name).map_err(|e| in_context(ctx, e))?);
+        views.push(view);
+    }
+    let models = HuntModels {
+        host: host.index.host.clone(),
+        combination: combination_name(
+            &encoder_name,
+            &plan.entry.detector,
+            plan.entry.attention,
+            plan.prior,
+        ),
+        representation,
+        settings: HuntSettings {
+            detector: plan.detector,
+            detector_name: plan.entry.detector.clone(),
+            attention: plan.entry.attention,
+            prior: plan.prior,
+            fusion: cfg.fusion,
+            calibration_fraction: cfg.calibration_fraction,
+            seed: exp.seed,
+            epochs: exp.epochs,
+            scaling: exp.scaling,
+            template: exp.template.clone(),
+            encoder: encoder.as_ref().map(|l| l.spec.clone()),
+        },
+        encoder_identity: encoder.as_ref().map(|l| l.encoder.identity().clone()),
+        aspects,
+        left_out: host.left_out.clone(),
+        manifest: None,
+    };
+    Ok((models, host, views))
+}
+
+/// The encoder a hunt reads with: the first of the configuration's that loads.
+fn first_encoder(exp: &ExperimentConfig) -> Result<Loaded> {
+    let (loaded, unavailable) = encoders_of(exp)?;
+    loaded
+        .into_iter()
+        .next()
+        .ok_or(RunnerError::NoEncoder { unavailable })
+}
+
+/// Fit one aspect's detector on its training processes (with the prior in front when
+/// asked), calibrated on its held-out ones (on the training ones when none is held out).
+fn fit_aspect(plan: &Plan, view: &AspectView<'_>, encoder_name: &str) -> Result<AspectModel> {
+    let ctx = view.context;
+    let train = view.weighted(Part::Train);
+    let calibration = view.weighted(Part::Validation);
+    if train.is_empty() {
+        return Err(RunnerError::TooFewProcesses {
+            processes: ctx.context.len(),
+        });
+    }
+    let inputs = Inputs::from_parts(
+        &view.x,
+        &train,
+        &calibration,
+        &[],
+        None,
+        encoder_name.to_string(),
+    );
+    let ts = inputs.train_set();
+    let fitted: Arc<dyn Detector> = Arc::from(plan.entry.spec.fit_boxed(&ts)?);
+    let detector: Arc<dyn Detector> = if plan.prior {
+        Arc::new(FrequencyPrior::new(fitted, &ts, DEFAULT_BLEND)?)
+    } else {
+        fitted
+    };
+    // The calibration processes are the held-out normals of the training set.
+    let model = FittedDetector::new(detector, &ts, DEFAULT_PERCENTILE)?;
+    Ok(AspectModel {
+        context: ctx.id.clone(),
+        attributes: ctx.context.attributes.clone(),
+        model,
+        in_sample_calibration: calibration.is_empty(),
+        file: None,
     })
 }

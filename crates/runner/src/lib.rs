@@ -36,7 +36,10 @@ pub use hosts::{
     AspectEvidence, Calibration, HostOutcome, HostRow, MIN_VIEWS, RankedProcess, ViewStats,
     honest_host_mean, host_view,
 };
-pub use hunt::{HuntConfig, HuntReport, hunt};
+pub use hunt::{
+    AspectModel, HUNT_FORMAT, HuntConfig, HuntModelError, HuntModels, HuntReport, HuntRequest,
+    HuntSettings, MANIFEST_FILE, hunt,
+};
 pub use model_file::{MODEL_FORMAT, ModelFile, ModelFileError, ModelMismatch, registry};
 pub use report::{Selection, selections, write_markdown, write_tables};
 pub use results::{

@@ -37,7 +37,9 @@ use std::sync::Arc;
 pub const MODEL_FORMAT: u32 = 3;
 
 /// A saved model: the detector file it points to and everything needed to score new
-/// processes with it. Written by `ExperimentConfig::save_models`, read by `apt-llm score`.
+/// processes with it. Written by `ExperimentConfig::save_models` and
+/// [`HuntModels::save`](crate::HuntModels::save) (one per aspect), read by `apt-llm score`
+/// and [`HuntModels::load`](crate::HuntModels::load).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelFile {
     /// Layout version ([`MODEL_FORMAT`]).
@@ -106,6 +108,13 @@ pub enum ModelFileError {
         detector: PathBuf,
         expected: String,
         found: String,
+    },
+    /// The saved normal scores, weights and threshold percentile do not make a threshold.
+    #[error("{}: fields normal_scores, normal_weights and threshold: {source}", path.display())]
+    Threshold {
+        path: PathBuf,
+        #[source]
+        source: DetectError,
     },
     #[error(transparent)]
     Detect(#[from] DetectError),
@@ -234,7 +243,11 @@ impl ModelFile {
                 self.normal_scores.clone(),
                 self.normal_weights.clone(),
                 self.threshold.percentile,
-            )?
+            )
+            .map_err(|source| ModelFileError::Threshold {
+                path: path.to_path_buf(),
+                source,
+            })?
         };
         fitted.set_threshold(self.threshold);
         Ok(fitted)
@@ -258,23 +271,8 @@ impl ModelFile {
                 asked_aspect: aspect.to_string(),
             });
         }
-        if self.attributes != attributes {
-            let column = self
-                .attributes
-                .iter()
-                .zip(attributes)
-                .position(|(a, b)| a != b)
-                .unwrap_or(self.attributes.len().min(attributes.len()));
-            let name = |v: &[String]| v.get(column).cloned().unwrap_or_else(|| "(none)".into());
-            return Err(ModelMismatch::Schema {
-                fitted: self.trained_on.clone(),
-                fitted_len: self.attributes.len(),
-                asked: context.to_string(),
-                asked_len: attributes.len(),
-                column: column + 1,
-                fitted_name: name(&self.attributes),
-                asked_name: name(attributes),
-            });
+        if let Some(m) = schema_mismatch(&self.trained_on, &self.attributes, context, attributes) {
+            return Err(m);
         }
         if self.representation == Representation::Embedding {
             let fitted = self
@@ -282,13 +280,9 @@ impl ModelFile {
                 .as_ref()
                 .ok_or(ModelMismatch::NoEncoderIdentity)?;
             if let Some(found) = encoder
-                && (found.key() != fitted.key() || found.family != fitted.family)
+                && let Some(m) = encoder_mismatch(fitted, self.encoder.as_deref(), found)
             {
-                return Err(ModelMismatch::Encoder {
-                    fitted: describe(fitted),
-                    spec: self.encoder.clone().unwrap_or_else(|| "the encoder".into()),
-                    found: describe(found),
-                });
+                return Err(m);
             }
         }
         Ok(())
@@ -305,6 +299,51 @@ impl ModelFile {
             _ => Vec::new(),
         }
     }
+}
+
+/// The schema check of [`ModelFile::check`]: the names `fitted` (in column order, of the
+/// context `fitted_on`) against those of `asked`; a difference names both sides.
+pub(crate) fn schema_mismatch(
+    fitted_on: &str,
+    fitted: &[String],
+    asked: &ContextId,
+    attributes: &[String],
+) -> Option<ModelMismatch> {
+    if fitted == attributes {
+        return None;
+    }
+    let column = fitted
+        .iter()
+        .zip(attributes)
+        .position(|(a, b)| a != b)
+        .unwrap_or(fitted.len().min(attributes.len()));
+    let name = |v: &[String]| v.get(column).cloned().unwrap_or_else(|| "(none)".into());
+    Some(ModelMismatch::Schema {
+        fitted: fitted_on.to_string(),
+        fitted_len: fitted.len(),
+        asked: asked.to_string(),
+        asked_len: attributes.len(),
+        column: column + 1,
+        fitted_name: name(fitted),
+        asked_name: name(attributes),
+    })
+}
+
+/// The encoder check of [`ModelFile::check`]: `found` must be the `fitted` encoder (same
+/// identity key and family); `spec` is how the model names it.
+pub(crate) fn encoder_mismatch(
+    fitted: &ModelIdentity,
+    spec: Option<&str>,
+    found: &ModelIdentity,
+) -> Option<ModelMismatch> {
+    if found.key() == fitted.key() && found.family == fitted.family {
+        return None;
+    }
+    Some(ModelMismatch::Encoder {
+        fitted: describe(fitted),
+        spec: spec.unwrap_or("the encoder").to_string(),
+        found: describe(found),
+    })
 }
 
 /// Every detector kind of apt-llm: this crate's dependencies register theirs here, and a

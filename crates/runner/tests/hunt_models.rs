@@ -1,0 +1,536 @@
+//! Saved hunt models (issue #12): saved and loaded, they rank a host exactly as the fit
+//! did; a hostile model directory (garbage or truncated JSON, a missing file, a tampered
+//! manifest, a model of another aspect or kind, non-finite calibration scores) is refused
+//! with an error naming the file and the reason, never a panic.
+
+use apt_llm_autoencoders::Scaling;
+use apt_llm_detect::{TrainSet, saved_kind};
+use apt_llm_embed::{ModelIdentity, SentenceEncoder};
+use apt_llm_fusion::Rule;
+use apt_llm_provenance::{Aspect, Catalog, HostId, LabeledContext, SyntheticConfig};
+use apt_llm_runner::{
+    DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, HuntModelError, HuntModels,
+    HuntReport, HuntRequest, MANIFEST_FILE, ModelFileError, RunnerError, Switch, registry,
+};
+use ndarray::Array2;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn config(detector: DetectorChoice) -> HuntConfig {
+    HuntConfig {
+        experiment: ExperimentConfig {
+            detectors: vec![detector],
+            attention: Switch::Off,
+            prior: Switch::Off,
+            ..Default::default()
+        },
+        fusion: Rule::Fisher,
+        calibration_fraction: 0.1,
+        explain: 5,
+    }
+}
+
+/// A host of two aspects, no data needed.
+fn synthetic_host(attributes: usize) -> Vec<LabeledContext> {
+    let base = SyntheticConfig {
+        processes: 600,
+        attack_rate: 0.02,
+        attributes,
+        ..Default::default()
+    };
+    SyntheticConfig::generate_host(&[
+        base.clone(),
+        SyntheticConfig {
+            aspect: Aspect::ProcessExec,
+            seed: 7,
+            ..base
+        },
+    ])
+    .unwrap()
+}
+
+fn real_host(host: &str) -> Option<Vec<LabeledContext>> {
+    let root = apt_llm_testkit::data_root()?;
+    let host: HostId = host.parse().unwrap();
+    Some(
+        Catalog::discover(&root)
+            .unwrap()
+            .load_folder(&host.context(Aspect::ProcessEvent))
+            .unwrap(),
+    )
+}
+
+/// Every field of the report, the scores bit for bit.
+fn assert_same(fitted: &HuntReport, loaded: &HuntReport) {
+    assert_eq!(fitted.host, loaded.host);
+    assert_eq!(fitted.combination, loaded.combination);
+    assert_eq!(fitted.fusion, loaded.fusion);
+    assert_eq!(fitted.aspects, loaded.aspects);
+    assert_eq!(fitted.left_out, loaded.left_out);
+    assert_eq!(fitted.processes, loaded.processes);
+    assert_eq!(fitted.partial, loaded.partial);
+    assert_eq!(fitted.in_sample_calibration, loaded.in_sample_calibration);
+    assert_eq!(fitted.labelled_attacks, loaded.labelled_attacks);
+    assert_eq!(fitted.ranked.len(), loaded.ranked.len());
+    for (a, b) in fitted.ranked.iter().zip(&loaded.ranked) {
+        assert_eq!(a, b);
+        assert_eq!(a.score.to_bits(), b.score.to_bits(), "{}", a.process);
+    }
+}
+
+/// Fit, save, load and rank again: the same report.
+fn round_trip(
+    cfg: &HuntConfig,
+    contexts: &[LabeledContext],
+    encoder: Option<&dyn SentenceEncoder>,
+) -> HuntModels {
+    let (models, fitted) = HuntModels::fit_and_rank(cfg, contexts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = models.save(dir.path()).unwrap();
+    assert_eq!(manifest, dir.path().join(MANIFEST_FILE));
+    let loaded = HuntModels::load(dir.path(), &registry()).unwrap();
+    assert_eq!(loaded.settings, models.settings);
+    assert_eq!(loaded.host, models.host);
+    assert_eq!(loaded.encoder_identity, models.encoder_identity);
+    let report = loaded.rank(contexts, encoder, cfg.explain).unwrap();
+    assert_same(&fitted, &report);
+    // `hunt` is the fit and the ranking in one.
+    assert_same(&apt_llm_runner::hunt(cfg, contexts).unwrap(), &fitted);
+    loaded
+}
+
+#[test]
+fn saved_attribute_models_rank_a_synthetic_host_as_the_fit_did() {
+    let host = synthetic_host(30);
+    for detector in [DetectorChoice::Avf, DetectorChoice::Oc3] {
+        let models = round_trip(&config(detector), &host, None);
+        assert_eq!(models.aspects.len(), 2);
+        assert_eq!(models.settings.detector, Some(detector));
+    }
+}
+
+#[apt_llm_testkit::needs(data)]
+#[test]
+fn saved_models_rank_real_hosts_as_the_fit_did() {
+    for host in ["bovia/clearscope", "bovia/cadets"] {
+        let Some(contexts) = real_host(host) else {
+            return;
+        };
+        let models = round_trip(&config(DetectorChoice::Oc3), &contexts, None);
+        assert_eq!(models.host.to_string(), host);
+    }
+}
+
+/// An encoder of another identity than the one the models were fitted with.
+struct OtherEncoder(ModelIdentity);
+
+impl SentenceEncoder for OtherEncoder {
+    fn identity(&self) -> &ModelIdentity {
+        &self.0
+    }
+    fn encode(&self, sentences: &[&str]) -> apt_llm_embed::Result<Array2<f32>> {
+        Ok(Array2::zeros((sentences.len(), self.0.dim)))
+    }
+}
+
+/// An autoencoder behind the frequency prior, on MiniLM: the prior's pattern counts and
+/// the autoencoder's weights come back, and another encoder is refused.
+#[apt_llm_testkit::needs(data)]
+#[test]
+fn a_saved_autoencoder_with_the_prior_ranks_as_the_fit_did() {
+    let Some(minilm) = apt_llm_testkit::minilm_dir(apt_llm_embed::resolve_model("minilm").ok())
+    else {
+        return;
+    };
+    let Some(contexts) = real_host("bovia/clearscope") else {
+        return;
+    };
+    let mut cfg = config(DetectorChoice::Dae);
+    cfg.experiment.prior = Switch::On;
+    cfg.experiment.epochs = 3;
+    cfg.experiment.encoders = vec![EncoderSpec::named(minilm.display().to_string())];
+    let (models, fitted) = HuntModels::fit_and_rank(&cfg, &contexts).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    models.save(dir.path()).unwrap();
+    let loaded = HuntModels::load(dir.path(), &registry()).unwrap();
+    assert!(loaded.settings.prior);
+    let encoder = loaded
+        .load_encoder(None, None, None, None)
+        .unwrap()
+        .expect("an embedding model loads its encoder");
+    let report = loaded
+        .rank(&contexts, Some(&*encoder), cfg.explain)
+        .unwrap();
+    assert_same(&fitted, &report);
+
+    let other = OtherEncoder(ModelIdentity::new("Other", "other", 384, "v1"));
+    let e = loaded.rank(&contexts, Some(&other), 5).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(e, RunnerError::HuntModels(HuntModelError::Mismatch { .. }))
+            && msg.contains("PE.pipeline.json")
+            && msg.contains("encoder differs")
+            && msg.contains("Other other"),
+        "{msg}"
+    );
+    let e = loaded.rank(&contexts, None, 5).unwrap_err().to_string();
+    assert!(e.contains("sentence embeddings"), "{e}");
+}
+
+#[test]
+fn every_detector_is_saved_under_the_kind_its_choice_names() {
+    let x = Array2::from_shape_fn((24, 4), |(i, j)| {
+        f32::from(u8::from((i * 7 + j * 3) % 5 < 2))
+    });
+    let data = TrainSet::new(x.view());
+    let dir = tempfile::tempdir().unwrap();
+    for d in DetectorChoice::ALL {
+        let model = d
+            .spec(false, 1, 2, Scaling::MinMax)
+            .fit_boxed(&data)
+            .unwrap();
+        let path = dir.path().join(format!("{}.json", d.name()));
+        model.save(&path).unwrap();
+        assert_eq!(saved_kind(&path).unwrap(), d.saved_kind(), "{d}");
+    }
+}
+
+/// The synthetic host's AVF models, fitted once.
+fn avf_models() -> &'static HuntModels {
+    static MODELS: OnceLock<HuntModels> = OnceLock::new();
+    MODELS
+        .get_or_init(|| HuntModels::fit(&config(DetectorChoice::Avf), &synthetic_host(30)).unwrap())
+}
+
+/// The AVF models saved in a fresh directory: (directory, manifest, PE model file).
+fn saved() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = avf_models().save(dir.path()).unwrap();
+    let pe = dir.path().join("pandex_cadets-synthetic_PE.pipeline.json");
+    assert!(pe.is_file(), "{}", pe.display());
+    (dir, manifest, pe)
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn write_json(path: &Path, doc: &serde_json::Value) {
+    std::fs::write(path, doc.to_string()).unwrap();
+}
+
+/// Load the directory, expecting an error naming every part.
+fn refused(dir: &Path, parts: &[&str]) -> HuntModelError {
+    let e = HuntModels::load(dir, &registry()).unwrap_err();
+    let msg = e.to_string();
+    for p in parts {
+        assert!(msg.contains(p), "{p:?} not in {msg}");
+    }
+    e
+}
+
+#[test]
+fn a_missing_garbage_or_truncated_manifest_is_refused_naming_it() {
+    let (dir, manifest, _) = saved();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, &text[..text.len() / 2]).unwrap();
+    refused(dir.path(), &["hunt.json", "not a hunt manifest", "EOF"]);
+    std::fs::write(&manifest, "this is not JSON").unwrap();
+    refused(dir.path(), &["hunt.json", "not a hunt manifest"]);
+    std::fs::write(&manifest, "[1, 2]").unwrap();
+    refused(dir.path(), &["hunt.json", "not a hunt manifest"]);
+    std::fs::write(&manifest, "{}").unwrap();
+    refused(dir.path(), &["hunt.json", "field format", "missing"]);
+    std::fs::remove_file(&manifest).unwrap();
+    let e = refused(dir.path(), &["hunt.json", "No such file"]);
+    assert!(
+        matches!(&e, HuntModelError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_tampered_manifest_is_refused_naming_the_field() {
+    let (dir, manifest, _) = saved();
+    let good = read_json(&manifest);
+    let cases: [(&str, serde_json::Value, &[&str]); 8] = [
+        ("/format", 99.into(), &["format 99", "newer"]),
+        (
+            "/settings/calibration_fraction",
+            1.5.into(),
+            &["settings.calibration_fraction", "1.5"],
+        ),
+        ("/host", "bovia/nowhere".into(), &["field host", "nowhere"]),
+        (
+            "/aspects/0/model",
+            "../elsewhere.json".into(),
+            &["aspects[0].model", "not a file name"],
+        ),
+        (
+            "/aspects/0/context",
+            "bovia/trace/PE".into(),
+            &[
+                "aspects[0].context",
+                "not a context of host pandex/cadets-synthetic",
+            ],
+        ),
+        (
+            "/aspects/1/aspect",
+            "PE".into(),
+            &["aspects[1].aspect", "the context is"],
+        ),
+        (
+            "/settings/prior",
+            true.into(),
+            &["settings.prior", "only in front of an autoencoder"],
+        ),
+        (
+            "/settings/detector",
+            "Oc3".into(),
+            &["settings.detector_name", "AVF", "OC3"],
+        ),
+    ];
+    for (pointer, value, parts) in cases {
+        let mut doc = good.clone();
+        *doc.pointer_mut(pointer).unwrap() = value;
+        write_json(&manifest, &doc);
+        refused(dir.path(), &[&["hunt.json"], parts].concat());
+    }
+    // A manifest naming another detector than the files hold.
+    let mut doc = good.clone();
+    doc["settings"]["detector"] = "Oc3".into();
+    doc["settings"]["detector_name"] = "OC3".into();
+    write_json(&manifest, &doc);
+    refused(
+        dir.path(),
+        &["hunt.json", "PE.model.json", "\"avf\"", "\"oc3\"", "OC3"],
+    );
+    let mut doc = good.clone();
+    doc["surprise"] = 1.into();
+    write_json(&manifest, &doc);
+    refused(dir.path(), &["hunt.json", "unknown field `surprise`"]);
+    let mut doc = good.clone();
+    doc["settings"]["seed"] = (-1).into();
+    write_json(&manifest, &doc);
+    refused(dir.path(), &["hunt.json", "not a hunt manifest"]);
+}
+
+#[test]
+fn a_model_of_another_aspect_or_kind_is_refused_naming_the_file() {
+    let (dir, manifest, pe) = saved();
+    let good = read_json(&manifest);
+    // The manifest's PE entry points at the PX model.
+    let mut doc = good.clone();
+    doc["aspects"][0]["model"] = doc["aspects"][1]["model"].clone();
+    write_json(&manifest, &doc);
+    refused(
+        dir.path(),
+        &[
+            "PX.pipeline.json",
+            "field aspect is \"PX\"",
+            "hunt.json",
+            "\"PE\"",
+        ],
+    );
+    write_json(&manifest, &good);
+
+    // A model file fitted on another host.
+    let model = read_json(&pe);
+    let mut other = model.clone();
+    other["trained_on"] = "bovia/cadets/PE".into();
+    write_json(&pe, &other);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "trained_on",
+            "bovia/cadets/PE",
+            "pandex/cadets-synthetic/PE",
+        ],
+    );
+
+    // A model file of another detector kind, and a detector file of another kind.
+    let mut other = model.clone();
+    other["kind"] = "oc3".into();
+    write_json(&pe, &other);
+    refused(dir.path(), &["PE.model.json", "\"oc3\"", "\"avf\""]);
+    write_json(&pe, &model);
+    let detector = dir.path().join("pandex_cadets-synthetic_PE.model.json");
+    let mut det = read_json(&detector);
+    det["kind"] = "rarity".into();
+    write_json(&detector, &det);
+    refused(dir.path(), &["PE.model.json", "\"avf\"", "\"rarity\""]);
+}
+
+#[test]
+fn missing_truncated_or_non_finite_model_files_are_refused_naming_them() {
+    let (dir, _, pe) = saved();
+    let model = read_json(&pe);
+    let text = model.to_string();
+    std::fs::write(&pe, &text[..text.len() - 10]).unwrap();
+    refused(dir.path(), &["PE.pipeline.json", "not a model file"]);
+
+    let mut bad = model.clone();
+    bad["normal_scores"][0] = serde_json::json!(1e39);
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &["PE.pipeline.json", "normal_scores", "not finite"],
+    );
+
+    let mut bad = model.clone();
+    bad["normal_weights"][0] = serde_json::json!(-1.0);
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &["PE.pipeline.json", "normal_weights", "negative"],
+    );
+
+    let mut bad = model.clone();
+    bad["normal_weights"] = serde_json::json!([1.0]);
+    write_json(&pe, &bad);
+    refused(dir.path(), &["PE.pipeline.json", "weights"]);
+
+    let mut bad = model.clone();
+    bad["threshold"]["value"] = serde_json::json!(1e39);
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &["PE.pipeline.json", "threshold.value", "not finite"],
+    );
+
+    write_json(&pe, &model);
+    let detector = dir.path().join("pandex_cadets-synthetic_PE.model.json");
+    std::fs::write(&detector, "{\"kind\": \"avf\", \"model\": ").unwrap();
+    refused(dir.path(), &["PE.model.json", "invalid JSON"]);
+    std::fs::remove_file(&detector).unwrap();
+    refused(dir.path(), &["PE.model.json", "No such file"]);
+    std::fs::remove_file(&pe).unwrap();
+    let e = refused(dir.path(), &["PE.pipeline.json", "No such file"]);
+    assert!(
+        matches!(e, HuntModelError::ModelFile(ModelFileError::Io { .. })),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn saved_models_refuse_other_data_and_other_settings_naming_both() {
+    let (dir, _, _) = saved();
+    let models = HuntModels::load(dir.path(), &registry()).unwrap();
+    // Another schema: the synthetic host with more attributes.
+    let e = models
+        .rank(&synthetic_host(40), None, 5)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("PE.pipeline.json")
+            && e.contains("attribute schema differs")
+            && e.contains("40"),
+        "{e}"
+    );
+    // One aspect of the two.
+    let host = synthetic_host(30);
+    let e = models.rank(&host[..1], None, 5).unwrap_err().to_string();
+    assert!(
+        e.contains("hunt.json") && e.contains("PE+PX") && e.contains("has PE"),
+        "{e}"
+    );
+
+    let asked = |r: HuntRequest| models.check_request(&r).map_err(|e| e.to_string());
+    assert_eq!(asked(HuntRequest::default()), Ok(()));
+    // What the models fix may be repeated; the prior and attention of a baseline are moot.
+    assert_eq!(
+        asked(HuntRequest {
+            detector: Some(DetectorChoice::Avf),
+            seed: Some(42),
+            calibration_fraction: Some(0.1),
+            fusion: Some(Rule::Fisher),
+            prior: Some(true),
+            attention: Some(true),
+            ..Default::default()
+        }),
+        Ok(())
+    );
+    for (request, parts) in [
+        (
+            HuntRequest {
+                detector: Some(DetectorChoice::Oc3),
+                ..Default::default()
+            },
+            ["detector", "AVF", "OC3"],
+        ),
+        (
+            HuntRequest {
+                fusion: Some(Rule::Cauchy),
+                ..Default::default()
+            },
+            ["fusion", "fisher", "cauchy"],
+        ),
+        (
+            HuntRequest {
+                seed: Some(7),
+                ..Default::default()
+            },
+            ["seed", "42", "7"],
+        ),
+        (
+            HuntRequest {
+                host: Some("bovia/trace".parse().unwrap()),
+                ..Default::default()
+            },
+            ["host", "pandex/cadets-synthetic", "bovia/trace"],
+        ),
+    ] {
+        let e = asked(request).unwrap_err();
+        assert!(e.contains("hunt.json"), "{e}");
+        for p in parts {
+            assert!(e.contains(p), "{p:?} not in {e}");
+        }
+    }
+}
+
+#[apt_llm_testkit::needs(data)]
+#[test]
+fn models_of_one_host_refuse_another() {
+    let (Some(clearscope), Some(cadets)) =
+        (real_host("bovia/clearscope"), real_host("bovia/cadets"))
+    else {
+        return;
+    };
+    let cfg = config(DetectorChoice::Avf);
+    let dir = tempfile::tempdir().unwrap();
+    HuntModels::fit(&cfg, &clearscope)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    let models = HuntModels::load(dir.path(), &registry()).unwrap();
+    let e = models.rank(&cadets, None, 5).unwrap_err().to_string();
+    assert!(
+        e.contains("hunt.json") && e.contains("bovia/clearscope") && e.contains("bovia/cadets"),
+        "{e}"
+    );
+    // A model file of the other host, copied in.
+    let other = tempfile::tempdir().unwrap();
+    HuntModels::fit(&cfg, &cadets)
+        .unwrap()
+        .save(other.path())
+        .unwrap();
+    // The copied model file still points at its own detector file.
+    for (from, to) in [
+        (
+            "bovia_cadets_PE.pipeline.json",
+            "bovia_clearscope_PE.pipeline.json",
+        ),
+        ("bovia_cadets_PE.model.json", "bovia_cadets_PE.model.json"),
+    ] {
+        std::fs::copy(other.path().join(from), dir.path().join(to)).unwrap();
+    }
+    refused(
+        dir.path(),
+        &[
+            "bovia_clearscope_PE.pipeline.json",
+            "bovia/cadets/PE",
+            "bovia/clearscope/PE",
+        ],
+    );
+}
