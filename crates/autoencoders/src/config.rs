@@ -159,6 +159,15 @@ impl AutoencoderConfig {
         self.epochs = epochs;
         self
     }
+    /// The decoder's hidden widths, from the latent side: the bottleneck's and then the
+    /// encoder's, reversed (the mirror of the encoder).
+    pub fn decoder_widths(&self) -> impl Iterator<Item = usize> + '_ {
+        self.bottleneck_widths
+            .iter()
+            .rev()
+            .chain(self.encoder_widths.iter().rev())
+            .copied()
+    }
     /// Name used in tables: `AE`, `VAE+attn`, ...
     pub fn name(&self) -> String {
         format!(

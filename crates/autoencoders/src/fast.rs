@@ -13,7 +13,7 @@
 
 use crate::config::{AutoencoderConfig, OutputActivation};
 use crate::network::Network;
-use apt_llm_kernels::{matmul, matmul_threaded};
+use apt_llm_kernels::matmul_threaded as mm;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
 
@@ -146,12 +146,7 @@ impl Layout {
             .then(|| p.dense(width, cfg.latent));
         let mut decoder = Vec::new();
         let mut width = cfg.latent;
-        for &h in cfg
-            .bottleneck_widths
-            .iter()
-            .rev()
-            .chain(cfg.encoder_widths.iter().rev())
-        {
+        for h in cfg.decoder_widths() {
             decoder.push(p.dense(width, h));
             width = h;
         }
@@ -299,29 +294,6 @@ pub(crate) struct FastTrainer {
     acts: Activations,
     capacity: usize,
     variational: bool,
-}
-
-/// Split products over rayon's threads only when the fit itself is not already running
-/// on one of them: the experiment runner fits contexts in parallel, and nesting gemm's
-/// threads inside that costs more than it gains (measured on the grid).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn mm(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_rs: usize,
-    accumulate: bool,
-    scale: f32,
-    lhs: apt_llm_kernels::View<'_>,
-    rhs: apt_llm_kernels::View<'_>,
-) {
-    if rayon::current_thread_index().is_some() {
-        matmul(m, n, k, dst, dst_rs, accumulate, scale, lhs, rhs)
-    } else {
-        matmul_threaded(m, n, k, dst, dst_rs, accumulate, scale, lhs, rhs)
-    }
 }
 
 impl FastTrainer {
@@ -560,7 +532,7 @@ impl FastTrainer {
         let mut spare = std::mem::take(&mut a.d1);
         // Output layer and decoder, back to the latent code.
         let h = a.decoder.last().map_or(&a.z[..], |v| &v[..]);
-        dense_backward(&l.output, p, g, h, &delta, rows, Some(&mut spare));
+        dense_backward(&l.output, p, g, (h, &delta, rows), Some(&mut spare), false);
         std::mem::swap(&mut delta, &mut spare);
         for i in (0..l.decoder.len()).rev() {
             let dl = &l.decoder[i];
@@ -570,7 +542,7 @@ impl FastTrainer {
             } else {
                 &a.decoder[i - 1][..]
             };
-            dense_backward(dl, p, g, input, &delta, rows, Some(&mut spare));
+            dense_backward(dl, p, g, (input, &delta, rows), Some(&mut spare), false);
             std::mem::swap(&mut delta, &mut spare);
         }
         // Latent: reparameterisation and KL for the VAE.
@@ -591,10 +563,10 @@ impl FastTrainer {
             None => a.dmean[..n].copy_from_slice(&delta[..n]),
         }
         let h = latent_input(l, &a.encoder, &a.att, &a.bottleneck, batch.input);
-        dense_backward(&l.mean, p, g, h, &a.dmean, rows, Some(&mut delta));
+        dense_backward(&l.mean, p, g, (h, &a.dmean, rows), Some(&mut delta), false);
         match (&l.log_var, eps) {
             (Some(lv), Some(_)) => {
-                dense_backward_accumulate(lv, p, g, h, &a.dlog_var, rows, &mut delta)
+                dense_backward(lv, p, g, (h, &a.dlog_var, rows), Some(&mut delta), true)
             }
             (Some(lv), None) => {
                 // A VAE batch without noise does not reach the log-variance head.
@@ -612,15 +584,8 @@ impl FastTrainer {
                 _ => &a.bottleneck[i - 1][..],
             };
             let first = i == 0 && l.attention.is_none() && l.encoder.is_empty();
-            dense_backward(
-                dl,
-                p,
-                g,
-                input,
-                &delta,
-                rows,
-                (!first).then_some(&mut spare),
-            );
+            let dx = (!first).then_some(&mut spare[..]);
+            dense_backward(dl, p, g, (input, &delta, rows), dx, false);
             std::mem::swap(&mut delta, &mut spare);
         }
         if let Some(at) = &l.attention {
@@ -638,7 +603,8 @@ impl FastTrainer {
             } else {
                 &a.encoder[i - 1][..]
             };
-            dense_backward(dl, p, g, input, &delta, rows, (i > 0).then_some(&mut spare));
+            let dx = (i > 0).then_some(&mut spare[..]);
+            dense_backward(dl, p, g, (input, &delta, rows), dx, false);
             std::mem::swap(&mut delta, &mut spare);
         }
         a.d0 = delta;
@@ -709,16 +675,16 @@ fn dense_forward(d: &Dense, p: &[f32], input: &[f32], rows: usize, out: &mut [f3
 }
 
 /// Gradients of `W` and `b` from the output delta `dy [rows, dout]` and the layer's input;
-/// the input's delta into `dx` when given.
+/// the input's delta into `dx` when given (added to it when `accumulate`: a second layer
+/// reading the same input).
 #[inline(always)] // into the SIMD dispatch of `step`
 fn dense_backward(
     d: &Dense,
     p: &[f32],
     g: &mut [f32],
-    input: &[f32],
-    dy: &[f32],
-    rows: usize,
-    dx: Option<&mut Vec<f32>>,
+    (input, dy, rows): (&[f32], &[f32], usize),
+    dx: Option<&mut [f32]>,
+    accumulate: bool,
 ) {
     weight_gradients(d, g, input, dy, rows);
     if let Some(dx) = dx {
@@ -728,37 +694,12 @@ fn dense_backward(
             d.dout,
             &mut dx[..rows * d.din],
             d.din,
-            false,
+            accumulate,
             1.0,
             (dy, d.dout, 1),
             (d.w.of(p), 1, d.dout),
         );
     }
-}
-
-/// [`dense_backward`] for a second layer reading the same input: its delta is added.
-#[inline(always)] // into the SIMD dispatch of `step`
-fn dense_backward_accumulate(
-    d: &Dense,
-    p: &[f32],
-    g: &mut [f32],
-    input: &[f32],
-    dy: &[f32],
-    rows: usize,
-    dx: &mut [f32],
-) {
-    weight_gradients(d, g, input, dy, rows);
-    mm(
-        rows,
-        d.din,
-        d.dout,
-        &mut dx[..rows * d.din],
-        d.din,
-        true,
-        1.0,
-        (dy, d.dout, 1),
-        (d.w.of(p), 1, d.dout),
-    );
 }
 
 #[inline(always)] // into the SIMD dispatch of `step`
@@ -910,7 +851,7 @@ fn attention_backward(
     keep: Option<&[f32]>,
     a: &mut AttentionActivations,
     dy: &[f32],
-    dx: &mut Vec<f32>,
+    dx: &mut [f32],
 ) {
     let (t, dm, heads) = (at.tokens, at.dm, at.heads);
     let n = rows * t;
@@ -942,7 +883,7 @@ fn attention_backward(
     at.gamma.of_mut(g).copy_from_slice(&d_gamma);
     at.beta.of_mut(g).copy_from_slice(&d_beta);
     // Output projection: d context.
-    dense_backward(&at.o, p, g, &a.ctx, &a.d_a, n, Some(&mut a.d_ctx));
+    dense_backward(&at.o, p, g, (&a.ctx, &a.d_a, n), Some(&mut a.d_ctx), false);
     // Scaled dot-product attention, per row and head: dQ, dK, dV.
     for b in 0..rows {
         for h in 0..heads {
@@ -989,9 +930,9 @@ fn attention_backward(
         }
     }
     // Projections: d_t += dQ Wqᵀ + dK Wkᵀ + dV Wvᵀ (it holds the residual's part already).
-    dense_backward_accumulate(&at.q, p, g, &a.t, &a.d_q, n, &mut a.d_t);
-    dense_backward_accumulate(&at.k, p, g, &a.t, &a.d_k, n, &mut a.d_t);
-    dense_backward_accumulate(&at.v, p, g, &a.t, &a.d_v, n, &mut a.d_t);
+    dense_backward(&at.q, p, g, (&a.t, &a.d_q, n), Some(&mut a.d_t), true);
+    dense_backward(&at.k, p, g, (&a.t, &a.d_k, n), Some(&mut a.d_t), true);
+    dense_backward(&at.v, p, g, (&a.t, &a.d_v, n), Some(&mut a.d_t), true);
     // Positions: summed over rows, per token.
     let gp = at.pos.of_mut(g);
     gp.fill(0.0);
@@ -1002,7 +943,7 @@ fn attention_backward(
         }
     }
     // Token embedding: x seen as [rows·tokens, chunk].
-    dense_backward(&at.embed, p, g, x, &a.d_t, n, Some(dx));
+    dense_backward(&at.embed, p, g, (x, &a.d_t, n), Some(dx), false);
 }
 
 /// `y += α x`.

@@ -798,12 +798,7 @@ fn dense_parameters(input: usize, cfg: &AutoencoderConfig) -> Option<u64> {
     total = total.checked_add(mul(width, cfg.latent)?)?;
     // The decoder mirrors the encoder back to the input width.
     let mut width = cfg.latent;
-    for &h in cfg
-        .bottleneck_widths
-        .iter()
-        .rev()
-        .chain(cfg.encoder_widths.iter().rev())
-    {
+    for h in cfg.decoder_widths() {
         total = total.checked_add(mul(width, h)?)?;
         width = h;
     }

@@ -115,12 +115,7 @@ impl Network {
         // Mirror: latent → bottleneck widths reversed → encoder widths reversed → input.
         let mut decoder = Vec::new();
         let mut width = cfg.latent;
-        for &h in cfg
-            .bottleneck_widths
-            .iter()
-            .rev()
-            .chain(cfg.encoder_widths.iter().rev())
-        {
+        for h in cfg.decoder_widths() {
             decoder.push(dense(width, h));
             width = h;
         }
