@@ -91,7 +91,7 @@ pub enum ModelFileError {
         source: serde_json::Error,
     },
     #[error(
-        "{}: model file format {found} (this build reads {MODEL_FORMAT}): {}; fit it again with `apt-llm evaluate --save-models`",
+        "{}: model file format {found} (this build reads {MODEL_FORMAT}): {}; save it again with the command that wrote it (`apt-llm evaluate --save-models` or `apt-llm hunt --save-models`)",
         path.display(),
         if *found < u64::from(MODEL_FORMAT) { "written by an older apt-llm, it lacks what this build checks before scoring" } else { "written by a newer apt-llm" }
     )]
