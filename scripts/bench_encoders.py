@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""sentence-transformers vs apt-llm's burn encoder on the same sentences, in one run.
+"""sentence-transformers vs an apt-llm encoder on the same sentences, in one run.
 
 Alternates the two tools (st, ours, st, ours, ...) --rounds times, keeps each tool's best
 tokens/s, and prints every round and the ratio ours / sentence-transformers. Both count
@@ -11,9 +11,11 @@ Usage (from the repository root):
     python3 scripts/bench_encoders.py [--python /work/st-venv/bin/python] \\
       [--model ~/.cache/apt-llm/models/all-MiniLM-L6-v2] \\
       [--sentences ../shared/bench/minilm-sentences-2000.txt] [--rounds 3] \\
-      [--st-batch 32] [--batch 16] [--kernels fast]
+      [--st-batch 32] [--batch 16] [--kernels fast] [--backend burn|tch] [--workers N]
 
---batch 0 lets the fast path batch by its token budget. The venv needs torch 2.4 and
+--batch 0 lets the fast path batch by its token budget. `--backend tch` times the
+rust-bert + libtorch encoder: build the example with `--features tch` (LIBTORCH set, see
+scripts/setup_libtorch.py); LD_LIBRARY_PATH gets $LIBTORCH/lib. The venv needs torch 2.4 and
 sentence-transformers 3.0.1 (see the header of ../shared/bench/st_bench.py).
 """
 import argparse
@@ -35,6 +37,8 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--st-batch", type=int, default=32)
 ap.add_argument("--batch", type=int, default=16)
 ap.add_argument("--kernels", default="fast", choices=["fast", "burn"])
+ap.add_argument("--backend", default="burn", choices=["burn", "tch"])
+ap.add_argument("--workers", type=int, default=0, help="tch workers (0: the default)")
 a = ap.parse_args()
 
 ours_bin = root / "target/release/examples/bench_encode"
@@ -42,6 +46,9 @@ if not ours_bin.exists():
     sys.exit(f"{ours_bin} missing: cargo build --release -p apt-llm-embed --example bench_encode")
 env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", TOKENIZERS_PARALLELISM="false",
            RAYON_NUM_THREADS=str(a.threads))
+if a.backend == "tch" and os.environ.get("LIBTORCH"):
+    lib = str(Path(os.environ["LIBTORCH"]) / "lib")
+    env["LD_LIBRARY_PATH"] = ":".join(p for p in (lib, env.get("LD_LIBRARY_PATH")) if p)
 
 
 def last_json(cmd):
@@ -54,6 +61,10 @@ st_cmd = [a.python, a.st_script, a.model, a.sentences, "--threads", str(a.thread
 ours_cmd = [str(ours_bin), a.model, a.sentences, "--runs", str(a.runs), "--kernels", a.kernels]
 if a.batch > 0:
     ours_cmd += ["--batch", str(a.batch)]
+if a.backend == "tch":
+    ours_cmd += ["--backend", "tch"]
+    if a.workers > 0:
+        ours_cmd += ["--workers", str(a.workers)]
 
 best = {"st": 0.0, "ours": 0.0}
 for r in range(a.rounds):
@@ -66,7 +77,8 @@ print(json.dumps({
     "sentence_transformers_tok_s": round(best["st"], 1),
     "apt_llm_tok_s": round(best["ours"], 1),
     "ratio": round(best["ours"] / best["st"], 3),
-    "kernels": a.kernels,
+    "backend": a.backend,
+    "kernels": a.kernels if a.backend == "burn" else None,
     "batch": a.batch or "token budget",
     "st_batch": a.st_batch,
     "rounds": a.rounds,

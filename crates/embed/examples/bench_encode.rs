@@ -7,14 +7,17 @@
 //!     MODEL_DIR SENTENCES [--batch N] [--kernels fast|burn] [--runs N]
 //! ```
 //! Without `--batch`, the fast path forms batches by a token budget (its default).
+//!
+//! Built with `--features tch`, `--backend tch [--workers N]` times the rust-bert +
+//! libtorch encoder instead (default workers: one per core).
 
-use apt_llm_embed::{CpuKernels, EncoderOptions, TransformerEncoder};
+use apt_llm_embed::{CpuKernels, EncoderOptions, SentenceEncoder, TransformerEncoder};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage =
-        "usage: bench_encode MODEL_DIR SENTENCES [--batch N] [--kernels fast|burn] [--runs N]";
+    let usage = "usage: bench_encode MODEL_DIR SENTENCES [--batch N] [--kernels fast|burn] [--runs N] \
+         [--backend burn|tch] [--workers N]";
     let (Some(model), Some(file)) = (args.first(), args.get(1)) else {
         return Err(usage.into());
     };
@@ -33,14 +36,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("burn") => CpuKernels::Burn,
         Some(other) => return Err(format!("--kernels {other}: fast or burn").into()),
     };
-    let enc = TransformerEncoder::from_dir(
-        model,
-        EncoderOptions {
-            batch_size: batch,
-            cpu_kernels: kernels,
-            ..Default::default()
-        },
-    )?;
+    let options = EncoderOptions {
+        batch_size: batch,
+        cpu_kernels: kernels,
+        ..Default::default()
+    };
+    let workers = flag("--workers").map(|w| w.parse::<usize>()).transpose()?;
+    let (enc, label, threads): (Box<dyn SentenceEncoder>, &str, usize) = match flag("--backend")
+        .map(String::as_str)
+    {
+        None | Some("burn") => {
+            let enc = TransformerEncoder::from_dir(model, options)?;
+            let label = match (kernels, enc.is_fast_path()) {
+                (CpuKernels::Fast, true) => "fast",
+                (CpuKernels::Fast, false) => "fast-unavailable",
+                (CpuKernels::Burn, _) => "burn",
+            };
+            (Box::new(enc), label, rayon_threads())
+        }
+        #[cfg(feature = "tch")]
+        Some("tch") => {
+            let mut enc = apt_llm_embed::TchEncoder::from_dir(model, options)?;
+            if let Some(n) = workers {
+                enc = enc.with_workers(n)?;
+            }
+            let n = enc.workers();
+            (Box::new(enc), "tch", n)
+        }
+        Some(other) => {
+            return Err(
+                format!("--backend {other}: burn, or tch when built with --features tch").into(),
+            );
+        }
+    };
+    let _ = workers;
     let lines = apt_llm_embed::read_sentence_file(std::path::Path::new(file))?;
     let sentences: Vec<&str> = lines.iter().map(String::as_str).collect();
     // Warm-up: thread pool, scratch buffers, page faults.
@@ -56,14 +85,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         distinct = stats.distinct;
     }
     println!(
-        "{{\"tool\": \"apt-llm-embed\", \"kernels\": \"{}\", \"batch\": {}, \"fast_path\": {}, \"threads\": {}, \"distinct\": {distinct}, \"tokens\": {tokens}, \"seconds\": {best:.4}, \"tokens_per_s\": {:.1}}}",
-        match kernels {
-            CpuKernels::Fast => "fast",
-            CpuKernels::Burn => "burn",
-        },
+        "{{\"tool\": \"apt-llm-embed\", \"kernels\": \"{label}\", \"batch\": {}, \"threads\": {threads}, \"distinct\": {distinct}, \"tokens\": {tokens}, \"seconds\": {best:.4}, \"tokens_per_s\": {:.1}}}",
         batch.map_or("null".to_string(), |b| b.to_string()),
-        enc.is_fast_path(),
-        rayon_threads(),
         tokens as f64 / best
     );
     Ok(())

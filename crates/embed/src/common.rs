@@ -471,6 +471,26 @@ pub(crate) fn encode_batched(
     sentences: &[&str],
     mut pool: impl FnMut(&[&[u32]]) -> Result<Vec<f32>>,
 ) -> Result<(Array2<f32>, EncodeStats)> {
+    encode_batches(
+        identity,
+        tokenizer,
+        batch_size,
+        batch_tokens,
+        sentences,
+        |batches| batches.iter().map(|b| pool(b)).collect(),
+    )
+}
+
+/// [`encode_batched`] with the batches handed to `run` all at once, which returns one
+/// pooled output per batch, in order (e.g. computed by several workers).
+pub(crate) fn encode_batches(
+    identity: &ModelIdentity,
+    tokenizer: &TextTokenizer,
+    batch_size: usize,
+    batch_tokens: Option<usize>,
+    sentences: &[&str],
+    run: impl FnOnce(&[Vec<&[u32]>]) -> Result<Vec<Vec<f32>>>,
+) -> Result<(Array2<f32>, EncodeStats)> {
     let dim = identity.dim;
     let mut stats = EncodeStats {
         sentences: sentences.len(),
@@ -546,15 +566,21 @@ pub(crate) fn encode_batched(
         chunks.push(chunk);
         rest = tail;
     }
-    for chunk in chunks {
-        let batch: Vec<&[u32]> = chunk.iter().map(|&p| pieces[p].2.as_slice()).collect();
+    let batches: Vec<Vec<&[u32]>> = chunks
+        .iter()
+        .map(|chunk| chunk.iter().map(|&p| pieces[p].2.as_slice()).collect())
+        .collect();
+    for batch in &batches {
         let longest = batch.iter().map(|b| b.len()).max().unwrap_or(0);
-        for b in &batch {
+        for b in batch {
             stats.tokens += b.len();
             stats.padding += longest - b.len();
         }
-        let out = pool(&batch)?;
-        debug_assert_eq!(out.len(), batch.len() * dim);
+    }
+    let outputs = run(&batches)?;
+    debug_assert_eq!(outputs.len(), chunks.len());
+    for (chunk, out) in chunks.iter().zip(&outputs) {
+        debug_assert_eq!(out.len(), chunk.len() * dim);
         for (k, &p) in chunk.iter().enumerate() {
             let (s, w, _) = &pieces[p];
             let w = match identity.pooling {

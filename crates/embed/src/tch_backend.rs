@@ -24,7 +24,7 @@
 
 use crate::common::{
     Backend, CHECKPOINT_PREFIXES, EncodeStats, EncoderOptions, ModelFiles, ModelIdentity,
-    SentenceEncoder, encode_batched,
+    SentenceEncoder, encode_batches,
 };
 use crate::config::{Activation, EncoderConfig, ModelKind, Pooling};
 use crate::error::{EmbedError, Result};
@@ -37,6 +37,7 @@ use rust_bert::distilbert::{DistilBertConfig, DistilBertModel};
 use rust_bert::roberta::RobertaEmbeddings;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tch::{Device, Kind, Tensor, nn};
 
 /// The epsilon rust-bert's BERT, RoBERTa and DistilBERT LayerNorms use.
@@ -73,9 +74,9 @@ pub struct TchEncoder {
     device: Device,
     batch_size: usize,
     has_pooler: bool,
-    // tch tensors are `Send` but not `Sync`: one forward pass at a time (libtorch itself
-    // spreads each pass over its intra-op threads).
-    model: Mutex<Model>,
+    /// One network per worker, all reading the first one's weight storage. tch tensors
+    /// are `Send` but not `Sync`, so each worker locks its own.
+    models: Vec<Mutex<Model>>,
 }
 
 impl std::fmt::Debug for TchEncoder {
@@ -260,6 +261,66 @@ fn load_variables(
     Ok(())
 }
 
+/// A network for `config` in a fresh variable store (weights uninitialised), and the
+/// factor for its embedding tables (see the module notes on LayerNorm's epsilon).
+fn build_model(config: &EncoderConfig, device: Device, has_pooler: bool) -> (Model, f64) {
+    let vars = nn::VarStore::new(device);
+    let root = vars.root();
+    let mut scale = 1.0;
+    let network = match config.kind {
+        ModelKind::Bert | ModelKind::MiniLm => {
+            scale = (RUST_BERT_EPS / config.layer_norm_eps).sqrt();
+            Network::Bert(BertModel::new_with_optional_pooler(
+                &root,
+                &bert_config(config),
+                has_pooler,
+            ))
+        }
+        ModelKind::Roberta => {
+            scale = (RUST_BERT_EPS / config.layer_norm_eps).sqrt();
+            Network::Roberta(BertModel::new_with_optional_pooler(
+                &root,
+                &bert_config(config),
+                has_pooler,
+            ))
+        }
+        ModelKind::DistilBert => {
+            Network::DistilBert(DistilBertModel::new(&root, &distilbert_config(config)))
+        }
+        ModelKind::Albert => Network::Albert(AlbertModel::new(&root, &albert_config(config))),
+    };
+    (
+        Model {
+            network,
+            _vars: vars,
+        },
+        scale,
+    )
+}
+
+/// Point every variable of `to` at the storage of the same-named variable of `from`.
+fn share_variables(from: &nn::VarStore, to: &nn::VarStore) -> Result<()> {
+    let source = from.variables();
+    for (name, mut var) in to.variables() {
+        let src = source.get(&name).ok_or_else(|| {
+            EmbedError::Libtorch(format!("variable {name} missing from the first network"))
+        })?;
+        tch::no_grad(|| var.set_data(src));
+    }
+    Ok(())
+}
+
+/// One worker per available core on the CPU, one on a GPU.
+fn default_workers(device: Device) -> usize {
+    match device {
+        Device::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => 1,
+    }
+}
+
+/// Pooled outputs of the batches one worker ran, with their batch numbers.
+type Numbered = Vec<(usize, Vec<f32>)>;
+
 impl TchEncoder {
     /// Load a Hugging Face model directory onto the CPU. `options.device` (a burn device)
     /// must be `None`; use [`TchEncoder::from_dir_on`] for a libtorch device.
@@ -310,51 +371,58 @@ impl TchEncoder {
             ModelKind::DistilBert => false,
             _ => ck.contains("pooler.dense.weight"),
         };
-        let model = guarded("building the network", || {
-            let vars = nn::VarStore::new(device);
-            let root = vars.root();
-            let mut scale = 1.0;
-            let network = match config.kind {
-                ModelKind::Bert | ModelKind::MiniLm => {
-                    scale = (RUST_BERT_EPS / config.layer_norm_eps).sqrt();
-                    Network::Bert(BertModel::new_with_optional_pooler(
-                        &root,
-                        &bert_config(&config),
-                        has_pooler,
-                    ))
-                }
-                ModelKind::Roberta => {
-                    scale = (RUST_BERT_EPS / config.layer_norm_eps).sqrt();
-                    Network::Roberta(BertModel::new_with_optional_pooler(
-                        &root,
-                        &bert_config(&config),
-                        has_pooler,
-                    ))
-                }
-                ModelKind::DistilBert => {
-                    Network::DistilBert(DistilBertModel::new(&root, &distilbert_config(&config)))
-                }
-                ModelKind::Albert => {
-                    Network::Albert(AlbertModel::new(&root, &albert_config(&config)))
-                }
-            };
-            load_variables(&vars, &mut ck, scale, !has_pooler)?;
-            Ok(Model {
-                network,
-                _vars: vars,
-            })
+        let first = guarded("building the network", || {
+            let (model, scale) = build_model(&config, device, has_pooler);
+            load_variables(&model._vars, &mut ck, scale, !has_pooler)?;
+            Ok(model)
         })?;
         let mut identity = files.identity;
         identity.backend = Backend::Tch;
-        Ok(TchEncoder {
+        TchEncoder {
             identity,
             config,
             tokenizer: files.tokenizer,
             device,
             batch_size: files.batch_size,
             has_pooler,
-            model: Mutex::new(model),
-        })
+            models: vec![Mutex::new(first)],
+        }
+        .with_workers(default_workers(device))
+    }
+
+    /// Encode with `n` forward passes at once (at least 1): each worker takes whole
+    /// batches in turn and runs them on one libtorch thread. The extra networks share the
+    /// first one's weight storage, so memory does not grow with `n`, and the output does
+    /// not depend on `n` or on which worker ran which batch beyond float rounding.
+    ///
+    /// The default on the CPU is one worker per available core: on batches of tens of
+    /// sentences, libtorch's intra-op threads wake up and synchronise for every
+    /// operation, and independent batches measured faster (docs/benchmarks.md). While an
+    /// encode runs with several workers, libtorch is single-threaded inside each
+    /// (`tch::set_num_threads(1)` in the worker; MKL's thread count is process-wide, so
+    /// the calling thread's setting is restored afterwards). On a CUDA device the
+    /// default is 1.
+    pub fn with_workers(mut self, n: usize) -> Result<TchEncoder> {
+        let n = n.max(1);
+        self.models.truncate(n);
+        while self.models.len() < n {
+            let first = self.models[0]
+                .lock()
+                .map_err(|_| EmbedError::Libtorch("an earlier forward pass panicked".into()))?;
+            let copy = guarded("sharing the network with another worker", || {
+                let (model, _) = build_model(&self.config, self.device, self.has_pooler);
+                share_variables(&first._vars, &model._vars)?;
+                Ok(model)
+            })?;
+            drop(first);
+            self.models.push(Mutex::new(copy));
+        }
+        Ok(self)
+    }
+
+    /// How many forward passes run at once.
+    pub fn workers(&self) -> usize {
+        self.models.len()
     }
 
     /// The architecture read from `config.json`.
@@ -392,9 +460,13 @@ impl TchEncoder {
     }
 
     /// Last hidden states `[b, l, hidden]` and the pooler output where there is one.
-    fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
-        let model = self
-            .model
+    fn forward(
+        &self,
+        worker: usize,
+        ids: &Tensor,
+        mask: &Tensor,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let model = self.models[worker]
             .lock()
             .map_err(|_| EmbedError::Libtorch("an earlier forward pass panicked".into()))?;
         guarded("forward pass", || {
@@ -420,7 +492,7 @@ impl TchEncoder {
     /// where the checkpoint has a pooler (BERT, ALBERT). For parity tests and inspection.
     pub fn hidden_states(&self, ids: &[u32]) -> Result<(Array2<f32>, Option<Vec<f32>>)> {
         let (t, mask) = self.tensors(&[ids]);
-        let (h, pooled) = self.forward(&t, &mask)?;
+        let (h, pooled) = self.forward(0, &t, &mask)?;
         let dim = self.config.hidden_size;
         let hidden = Array2::from_shape_vec((ids.len(), dim), to_vec(&h)?)
             .map_err(|e| EmbedError::Libtorch(format!("hidden state shape: {e}")))?;
@@ -431,9 +503,64 @@ impl TchEncoder {
         Ok((hidden, pooled))
     }
 
-    fn pool_batch(&self, batch: &[&[u32]]) -> Result<Vec<f32>> {
+    /// Pooled embeddings of every batch, in order. With several workers, each takes the
+    /// next batch not yet taken and runs it on its own network, single-threaded.
+    fn pool_batches(&self, batches: &[Vec<&[u32]>]) -> Result<Vec<Vec<f32>>> {
+        let workers = self.models.len().min(batches.len());
+        if workers <= 1 {
+            return batches.iter().map(|b| self.pool_part(0, b)).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let threads = tch::get_num_threads();
+        let done: Vec<Result<Numbered>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|w| {
+                    let next = &next;
+                    scope.spawn(move || {
+                        tch::set_num_threads(1);
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(batch) = batches.get(i) else {
+                                return Ok(mine);
+                            };
+                            match self.pool_part(w, batch) {
+                                Ok(v) => mine.push((i, v)),
+                                Err(e) => {
+                                    // Stop the others early: nothing past here is needed.
+                                    next.store(batches.len(), Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(EmbedError::Libtorch(
+                            "a forward-pass worker panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        tch::set_num_threads(threads);
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); batches.len()];
+        for part in done {
+            for (i, v) in part? {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pooled embeddings of a batch on one worker's network.
+    fn pool_part(&self, worker: usize, batch: &[&[u32]]) -> Result<Vec<f32>> {
         let (ids, mask) = self.tensors(batch);
-        let (h, _) = self.forward(&ids, &mask)?;
+        let (h, _) = self.forward(worker, &ids, &mask)?;
         let pooled = match self.identity.pooling {
             Pooling::Cls => h.select(1, 0),
             Pooling::Mean => {
@@ -464,13 +591,13 @@ impl SentenceEncoder for TchEncoder {
     }
     /// Counters of what was encoded, as for the burn backend.
     fn encode_with_stats(&self, sentences: &[&str]) -> Result<(Array2<f32>, EncodeStats)> {
-        encode_batched(
+        encode_batches(
             &self.identity,
             &self.tokenizer,
             self.batch_size,
             None,
             sentences,
-            |batch| self.pool_batch(batch),
+            |batches| self.pool_batches(batches),
         )
     }
 }

@@ -495,3 +495,58 @@ fn the_backend_is_chosen_at_run_time() {
     assert_eq!("libtorch".parse::<Backend>().unwrap(), Backend::Tch);
     assert!("onnx".parse::<Backend>().is_err());
 }
+
+/// The libtorch encoder's workers: several networks reading one weight storage give the
+/// embeddings of one network, whatever the number of workers and batches, and libtorch's
+/// thread setting is back as it was afterwards.
+#[cfg(feature = "tch")]
+#[apt_llm_testkit::needs(models)]
+#[test]
+fn tch_workers_agree_with_one_network() {
+    use apt_llm_embed::{TchEncoder, tch};
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
+    let sentences: Vec<String> = (0..37)
+        .map(|i| {
+            format!(
+                "The process has event read from file {i} and{} event write.",
+                " event open".repeat(i % 7)
+            )
+        })
+        .collect();
+    let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    // RoBERTa's embedding tables are rescaled at load: the shared storage must carry that.
+    for name in ["tiny-roberta", "tiny-bert"] {
+        let dir = root.join(name);
+        let options = || EncoderOptions {
+            batch_size: Some(4),
+            ..Default::default()
+        };
+        let one = TchEncoder::from_dir(&dir, options())
+            .unwrap()
+            .with_workers(1)
+            .unwrap();
+        assert_eq!(one.workers(), 1);
+        let want = one.encode(&sentences).unwrap();
+        for n in [0, 2, 3] {
+            let enc = TchEncoder::from_dir(&dir, options())
+                .unwrap()
+                .with_workers(n)
+                .unwrap();
+            assert_eq!(enc.workers(), n.max(1));
+            let before = tch::get_num_threads();
+            let got = enc.encode(&sentences).unwrap();
+            assert_eq!(
+                tch::get_num_threads(),
+                before,
+                "{name}: libtorch threads restored"
+            );
+            assert_close(
+                got.as_slice().unwrap(),
+                want.as_slice().unwrap(),
+                &format!("{name} with {n} workers"),
+            );
+        }
+    }
+}
