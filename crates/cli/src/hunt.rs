@@ -44,10 +44,11 @@ pub struct HuntArgs {
     /// encoder; dbscan is transductive and refused, use dbscan-core) (default: dae).
     #[arg(long, value_enum, ignore_case = true)]
     detector: Option<DetectorArg>,
-    /// Self-attention in the autoencoder (default: off).
+    /// Self-attention in the autoencoder (default: off; refused for other detectors).
     #[arg(long, value_enum)]
     attention: Option<OnOff>,
-    /// The training-frequency prior in front of an autoencoder (default: on).
+    /// The training-frequency prior in front of an autoencoder (default: on; refused for
+    /// other detectors).
     #[arg(long, value_enum)]
     prior: Option<OnOff>,
     /// How per-aspect tail probabilities are fused (default: fisher).
@@ -60,7 +61,7 @@ pub struct HuntArgs {
     /// Seed of the calibration split and the detectors (default: 42).
     #[arg(long)]
     seed: Option<u64>,
-    /// Autoencoder epochs (default: 50).
+    /// Autoencoder epochs (default: 50; refused for other detectors).
     #[arg(long)]
     epochs: Option<usize>,
     /// How many processes to print.
@@ -125,6 +126,20 @@ fn cache(a: &HuntArgs) -> Option<PathBuf> {
 fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
     let host: HostId = a.host.as_deref().ok_or("--host is required")?.parse()?;
     let detector = detector_of(a.detector.unwrap_or(DEFAULT_DETECTOR))?;
+    if !detector.is_autoencoder() {
+        let given = [
+            ("--attention", a.attention.is_some()),
+            ("--prior", a.prior.is_some()),
+            ("--epochs", a.epochs.is_some()),
+        ];
+        if let Some((flag, _)) = given.into_iter().find(|g| g.1) {
+            return Err(format!(
+                "{flag} applies to autoencoders only, not to {}",
+                detector.name()
+            )
+            .into());
+        }
+    }
     let contexts = host_contexts(root, &host)?;
     let backend = a.backend.unwrap_or(BackendArg::Burn).into();
     a.device.check_backend(backend)?;

@@ -526,6 +526,18 @@ fn hunt_with_a_missing_garbage_or_tampered_model_directory() {
         0,
     );
     run_expect(&mut saved_model(), 0);
+    // An autoencoder's option with AVF's models, or with an AVF fit: refused, not ignored.
+    fails_naming(
+        saved_model().args(["--attention", "on"]),
+        &["hunt.json", "attention", "autoencoders only", "AVF"],
+    );
+    fails_naming(
+        apt_llm()
+            .args(["hunt", "--host", "bovia/cadets", "--detector", "avf"])
+            .args(["--epochs", "5", "--data"])
+            .arg(d.path()),
+        &["--epochs", "autoencoders only", "AVF"],
+    );
     let pe = models.join("bovia_cadets_PE.pipeline.json");
     let text = std::fs::read_to_string(&pe).unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -438,19 +438,50 @@ fn saved_models_refuse_other_data_and_other_settings_naming_both() {
 
     let asked = |r: HuntRequest| models.check_request(&r).map_err(|e| e.to_string());
     assert_eq!(asked(HuntRequest::default()), Ok(()));
-    // What the models fix may be repeated; the prior and attention of a baseline are moot.
+    // What the models fix may be repeated.
     assert_eq!(
         asked(HuntRequest {
             detector: Some(DetectorChoice::Avf),
             seed: Some(42),
             calibration_fraction: Some(0.1),
             fusion: Some(Rule::Fisher),
-            prior: Some(true),
-            attention: Some(true),
             ..Default::default()
         }),
         Ok(())
     );
+    // An autoencoder's options have no meaning for AVF: refused, not ignored.
+    for (request, setting) in [
+        (
+            HuntRequest {
+                prior: Some(true),
+                ..Default::default()
+            },
+            "prior",
+        ),
+        (
+            HuntRequest {
+                attention: Some(false),
+                ..Default::default()
+            },
+            "attention",
+        ),
+        (
+            HuntRequest {
+                epochs: Some(50),
+                ..Default::default()
+            },
+            "epochs",
+        ),
+    ] {
+        let e = asked(request).unwrap_err();
+        assert!(
+            e.contains("hunt.json")
+                && e.contains(setting)
+                && e.contains("autoencoders only")
+                && e.contains("AVF"),
+            "{e}"
+        );
+    }
     for (request, parts) in [
         (
             HuntRequest {

@@ -204,6 +204,14 @@ pub enum HuntModelError {
         saved: String,
         asked: String,
     },
+    /// A caller sets an autoencoder's option (attention, prior, epochs) for models of
+    /// another detector, where it would change nothing.
+    #[error("{origin}: {setting} applies to autoencoders only, and these models are {detector}")]
+    NotApplicable {
+        origin: String,
+        setting: &'static str,
+        detector: String,
+    },
     #[error("{origin}: the models are of host {saved}, the data is of {asked}")]
     Host {
         origin: String,
@@ -316,10 +324,25 @@ impl HuntModels {
     }
 
     /// Refuse a setting `asked` for that these models were not fitted with, naming both
-    /// values. Attention, prior and epochs count only for an autoencoder, as in a fit.
+    /// values. Attention, prior and epochs exist only for an autoencoder: asking for any
+    /// of them with models of another detector is refused too, not ignored.
     pub fn check_request(&self, asked: &HuntRequest) -> Result<(), HuntModelError> {
         let s = &self.settings;
         let autoencoder = s.detector.is_some_and(DetectorChoice::is_autoencoder);
+        if !autoencoder {
+            let moot = [
+                ("attention", asked.attention.is_some()),
+                ("prior", asked.prior.is_some()),
+                ("epochs", asked.epochs.is_some()),
+            ];
+            if let Some((setting, _)) = moot.into_iter().find(|m| m.1) {
+                return Err(HuntModelError::NotApplicable {
+                    origin: self.origin(),
+                    setting,
+                    detector: s.detector_name.clone(),
+                });
+            }
+        }
         let on_off = |b: &bool| if *b { "on" } else { "off" }.to_string();
         let detector = asked
             .detector
@@ -328,24 +351,9 @@ impl HuntModels {
         let conflicts = [
             differs("host", asked.host.as_ref(), &self.host, HostId::to_string),
             detector,
-            differs(
-                "attention",
-                asked.attention.filter(|_| autoencoder).as_ref(),
-                &s.attention,
-                on_off,
-            ),
-            differs(
-                "prior",
-                asked.prior.filter(|_| autoencoder).as_ref(),
-                &s.prior,
-                on_off,
-            ),
-            differs(
-                "epochs",
-                asked.epochs.filter(|_| autoencoder).as_ref(),
-                &s.epochs,
-                usize::to_string,
-            ),
+            differs("attention", asked.attention.as_ref(), &s.attention, on_off),
+            differs("prior", asked.prior.as_ref(), &s.prior, on_off),
+            differs("epochs", asked.epochs.as_ref(), &s.epochs, usize::to_string),
             differs("fusion", asked.fusion.as_ref(), &s.fusion, |r| {
                 r.name().to_string()
             }),
