@@ -3,7 +3,7 @@
 //! Each maps onto the library's own type; the library crates stay free of clap.
 
 use apt_llm::autoencoders::Scaling;
-use apt_llm::embed::{Backend, Pooling};
+use apt_llm::embed::{Backend, Pooling, Precision};
 use apt_llm::fusion::Rule;
 use apt_llm::runner::{DetectorChoice, Switch};
 use apt_llm::textualize::Template;
@@ -75,6 +75,24 @@ impl From<BackendArg> for Backend {
         match b {
             BackendArg::Burn => Backend::Burn,
             BackendArg::Tch => Backend::Tch,
+        }
+    }
+}
+
+/// The encoder network's arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// 32-bit floats.
+    F32,
+    /// bfloat16 (the tch backend only; faster where the CPU has bf16 instructions).
+    Bf16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(p: PrecisionArg) -> Precision {
+        match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `apt-llm evaluate` and `apt-llm score`.
 
 use crate::BoxError;
-use crate::choices::{BackendArg, DetectorArg, ScalingArg, SwitchArg, TemplateArg, detectors};
+use crate::choices::{
+    BackendArg, DetectorArg, PrecisionArg, ScalingArg, SwitchArg, TemplateArg, detectors,
+};
 use apt_llm::detect::Representation;
 use apt_llm::embed::{EncoderOptions, SentenceEncoder, cache_dir, load_encoder, resolve_model};
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
@@ -34,6 +36,9 @@ pub struct EvaluateArgs {
     /// `--features tch`).
     #[arg(long, value_enum, default_value_t = BackendArg::Burn)]
     backend: BackendArg,
+    /// The encoders' arithmetic: f32, or bf16 (the tch backend only).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    precision: PrecisionArg,
     /// Where the encoders and autoencoders run: cpu, or gpu (burn's wgpu backend; needs a
     /// build with `--features wgpu`). The other detectors run on the CPU.
     #[arg(long, value_enum, default_value_t = crate::models::DeviceArg::Cpu)]
@@ -141,6 +146,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         contexts,
         encoders: a.encoders.iter().cloned().map(EncoderSpec::Named).collect(),
         backend: a.backend.into(),
+        precision: a.precision.into(),
         device,
         detectors,
         attention: a.attention.into(),
@@ -319,7 +325,10 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
             };
             let enc = load_encoder(
                 resolve_model(spec)?,
-                EncoderOptions::default(),
+                EncoderOptions {
+                    precision: identity.precision,
+                    ..Default::default()
+                },
                 identity.backend,
             )?;
             file.check(&id, &ctx.context.attributes, Some(enc.identity()))

@@ -77,6 +77,9 @@ enum Command {
         /// Encoder implementation.
         #[arg(long, value_enum, default_value_t = choices::BackendArg::Burn)]
         backend: choices::BackendArg,
+        /// The network's arithmetic: f32, or bf16 (tch backend only).
+        #[arg(long, value_enum, default_value_t = choices::PrecisionArg::F32)]
+        precision: choices::PrecisionArg,
         /// cpu, or gpu (burn's wgpu backend; needs a build with `--features wgpu`).
         #[arg(long, value_enum, default_value_t = models::DeviceArg::Cpu)]
         device: models::DeviceArg,
@@ -161,9 +164,10 @@ fn run(cli: Cli) -> Result<(), BoxError> {
             pooling,
             windows,
             backend,
+            precision,
             device,
         } => embed(
-            &model, &sentences, &out, batch, pooling, windows, backend, device,
+            &model, &sentences, &out, batch, pooling, windows, backend, precision, device,
         ),
         Command::Models { action } => match action {
             ModelsAction::Fetch {
@@ -325,6 +329,7 @@ fn embed(
     pooling: Option<choices::PoolingArg>,
     windows: bool,
     backend: choices::BackendArg,
+    precision: choices::PrecisionArg,
     device: models::DeviceArg,
 ) -> Result<(), BoxError> {
     // Check the output location before any work: a directory, or a folder that does not
@@ -350,6 +355,7 @@ fn embed(
         } else {
             LongInput::Truncate
         },
+        precision: precision.into(),
         ..Default::default()
     };
     let backend = Backend::from(backend);

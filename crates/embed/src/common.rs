@@ -40,6 +40,9 @@ pub struct ModelIdentity {
     /// Which implementation computes the vectors.
     #[serde(default)]
     pub backend: Backend,
+    /// The arithmetic the network runs in.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl ModelIdentity {
@@ -63,6 +66,7 @@ impl ModelIdentity {
             long_input: LongInput::Truncate,
             fingerprint: fingerprint.into(),
             backend: Backend::Burn,
+            precision: Precision::F32,
         }
     }
 
@@ -72,8 +76,12 @@ impl ModelIdentity {
             Backend::Burn => "",
             Backend::Tch => "tch-",
         };
+        let precision = match self.precision {
+            Precision::F32 => "",
+            Precision::Bf16 => "bf16-",
+        };
         format!(
-            "{backend}{}-{:?}-{}-{}-{:?}-{}",
+            "{backend}{precision}{}-{:?}-{}-{}-{:?}-{}",
             self.family.to_ascii_lowercase(),
             self.pooling,
             if self.normalize { "l2" } else { "raw" },
@@ -82,6 +90,30 @@ impl ModelIdentity {
             self.fingerprint
         )
         .to_ascii_lowercase()
+    }
+}
+
+/// The arithmetic of an encoder's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats: the default, and what the parity suite holds to 1e-4 against
+    /// transformers.
+    #[default]
+    F32,
+    /// bfloat16 weights and activations (pooling and normalisation in f32), on the tch
+    /// backend only: faster where the CPU has bf16 instructions, at a small accuracy cost
+    /// measured in docs/benchmarks.md. The burn encoder refuses it.
+    Bf16,
+}
+
+impl Precision {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
     }
 }
 
@@ -187,6 +219,8 @@ pub struct EncoderOptions {
     pub device: Option<Device>,
     /// How the burn encoder computes on the CPU (ignored by other devices and backends).
     pub cpu_kernels: CpuKernels,
+    /// The network's arithmetic (default f32; bf16 on the tch backend only).
+    pub precision: Precision,
 }
 
 /// Which code computes a burn encoder on the CPU.
@@ -437,6 +471,7 @@ impl ModelFiles {
             long_input: options.long_input,
             fingerprint: fingerprint(&config_path, &weights)?,
             backend: Backend::Burn,
+            precision: options.precision,
         };
         if config.kind == ModelKind::Bert {
             config.kind = kind;

@@ -5,7 +5,7 @@ use crate::albert::Albert;
 use crate::bert::Bert;
 use crate::common::{
     CHECKPOINT_PREFIXES, CpuKernels, EncodeStats, EncoderOptions, ModelFiles, ModelIdentity,
-    SentenceEncoder, encode_batched, unused_layers,
+    Precision, SentenceEncoder, encode_batched, unused_layers,
 };
 use crate::config::{EncoderConfig, ModelKind, Pooling};
 use crate::distilbert::DistilBert;
@@ -74,6 +74,15 @@ impl TransformerEncoder {
     /// # Ok::<(), apt_llm_embed::EmbedError>(())
     /// ```
     pub fn from_dir(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<TransformerEncoder> {
+        if options.precision != Precision::F32 {
+            return Err(EmbedError::InvalidOption {
+                name: "precision",
+                reason: format!(
+                    "{} runs on the tch backend only; the burn encoder computes in f32",
+                    options.precision.name()
+                ),
+            });
+        }
         let files = ModelFiles::open(dir.as_ref(), &options)?;
         let device = options.device.clone().unwrap_or_else(cpu_device);
         let mut ck = Checkpoint::from_safetensors(&files.weights, CHECKPOINT_PREFIXES.to_vec())?;

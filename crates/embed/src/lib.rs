@@ -40,7 +40,8 @@ mod weights;
 
 pub use cache::CachedEncoder;
 pub use common::{
-    Backend, CpuKernels, EncodeStats, EncoderOptions, LongInput, ModelIdentity, SentenceEncoder,
+    Backend, CpuKernels, EncodeStats, EncoderOptions, LongInput, ModelIdentity, Precision,
+    SentenceEncoder,
 };
 pub use config::{Activation, EncoderConfig, ModelKind, Pooling};
 pub use device::{Device, DeviceChoice};

@@ -24,7 +24,7 @@
 
 use crate::common::{
     Backend, CHECKPOINT_PREFIXES, EncodeStats, EncoderOptions, ModelFiles, ModelIdentity,
-    SentenceEncoder, encode_batches,
+    Precision, SentenceEncoder, encode_batches,
 };
 use crate::config::{Activation, EncoderConfig, ModelKind, Pooling};
 use crate::error::{EmbedError, Result};
@@ -372,12 +372,16 @@ impl TchEncoder {
             _ => ck.contains("pooler.dense.weight"),
         };
         let first = guarded("building the network", || {
-            let (model, scale) = build_model(&config, device, has_pooler);
+            let (mut model, scale) = build_model(&config, device, has_pooler);
             load_variables(&model._vars, &mut ck, scale, !has_pooler)?;
+            if options.precision == Precision::Bf16 {
+                model._vars.bfloat16();
+            }
             Ok(model)
         })?;
         let mut identity = files.identity;
         identity.backend = Backend::Tch;
+        identity.precision = options.precision;
         TchEncoder {
             identity,
             config,

@@ -550,3 +550,76 @@ fn tch_workers_agree_with_one_network() {
         }
     }
 }
+
+/// bf16 on the libtorch encoder: the real MiniLM's embeddings stay within a cosine of
+/// 0.999 of f32 (measured ≥ 0.9999 on the bench sentences, docs/benchmarks.md), yet do
+/// differ (the network really ran in bf16), and the identity and cache key say so.
+#[cfg(feature = "tch")]
+#[apt_llm_testkit::needs(models)]
+#[test]
+fn tch_bf16_stays_close_to_f32() {
+    use apt_llm_embed::{Precision, TchEncoder};
+    let Some(dir) = apt_llm_testkit::minilm_dir(apt_llm_embed::resolve_model("minilm").ok()) else {
+        return;
+    };
+    let sentences = [
+        "The process has event read from a file and event send network data.",
+        "The process has executed /usr/bin/python and network activity 128.55.12.167.",
+        "The process has parent sshd.",
+    ];
+    let f32 = TchEncoder::from_dir(&dir, EncoderOptions::default()).unwrap();
+    let bf16 = TchEncoder::from_dir(
+        &dir,
+        EncoderOptions {
+            precision: Precision::Bf16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(bf16.identity().precision, Precision::Bf16);
+    assert_ne!(bf16.identity().key(), f32.identity().key());
+    let (a, b) = (
+        f32.encode(&sentences).unwrap(),
+        bf16.encode(&sentences).unwrap(),
+    );
+    let mut largest = 0.0f32;
+    for (x, y) in a.outer_iter().zip(b.outer_iter()) {
+        let dot: f32 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+        let norms = x.dot(&x).sqrt() * y.dot(&y).sqrt();
+        assert!(dot / norms > 0.999, "cosine {}", dot / norms);
+        largest = x
+            .iter()
+            .zip(&y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(largest, f32::max);
+    }
+    assert!(largest > 1e-5, "bf16 gave the f32 embeddings: {largest}");
+}
+
+/// The burn encoder computes in f32 and says so instead of ignoring a bf16 request.
+#[apt_llm_testkit::needs(models)]
+#[test]
+fn burn_refuses_bf16() {
+    let Some(root) = apt_llm_testkit::model_fixtures() else {
+        return;
+    };
+    let e = TransformerEncoder::from_dir(
+        root.join("tiny-bert"),
+        EncoderOptions {
+            precision: apt_llm_embed::Precision::Bf16,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EmbedError::InvalidOption {
+                name: "precision",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("tch backend only"), "{e}");
+}

@@ -81,11 +81,13 @@ pub(crate) type LoadedEncoders = (Vec<Loaded>, Vec<(String, String)>);
 pub(crate) fn load_encoders(
     specs: &[EncoderSpec],
     backend: apt_llm_embed::Backend,
+    precision: apt_llm_embed::Precision,
     device: Option<&apt_llm_embed::Device>,
     cache: Option<&std::path::Path>,
 ) -> Result<LoadedEncoders> {
     let options = || EncoderOptions {
         device: device.cloned(),
+        precision,
         ..Default::default()
     };
     let mut ok: Vec<(String, Arc<dyn SentenceEncoder>)> = Vec::new();

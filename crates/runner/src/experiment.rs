@@ -13,7 +13,7 @@ use apt_llm_detect::{
     DEFAULT_BLEND, DEFAULT_PERCENTILE, Detector, DetectorSpec, FittedDetector, FrequencyPrior,
     Representation, TrainSet,
 };
-use apt_llm_embed::{Backend, Device, SentenceEncoder};
+use apt_llm_embed::{Backend, Device, Precision, SentenceEncoder};
 use apt_llm_fusion::{Calibrator, Rule};
 use apt_llm_metrics::{summarize, tie_ceiling};
 use apt_llm_provenance::{
@@ -87,6 +87,8 @@ pub struct ExperimentConfig {
     /// Which implementation runs the named encoders (burn unless the `tch` feature is
     /// asked for).
     pub backend: Backend,
+    /// The named encoders' arithmetic: f32 (default), or bf16 on the tch backend.
+    pub precision: Precision,
     /// Where the burn encoders and the autoencoders run (`None`: the CPU). A GPU, with
     /// the `wgpu` feature: `Some(apt_llm_embed::DeviceChoice::Gpu.device()?)`.
     pub device: Option<Device>,
@@ -132,6 +134,7 @@ impl std::fmt::Debug for ExperimentConfig {
             .field("contexts", &self.contexts)
             .field("encoders", &self.encoders)
             .field("backend", &self.backend)
+            .field("precision", &self.precision)
             .field("device", &self.device)
             .field("detectors", &self.detectors)
             .field("custom_detectors", &custom)
@@ -153,6 +156,7 @@ impl Default for ExperimentConfig {
             contexts: None,
             encoders: vec![EncoderSpec::minilm()],
             backend: Backend::Burn,
+            precision: Precision::F32,
             device: None,
             detectors: DetectorChoice::DEFAULT.to_vec(),
             custom_detectors: Vec::new(),
@@ -179,6 +183,7 @@ pub(crate) fn encoders_of(cfg: &ExperimentConfig) -> Result<LoadedEncoders> {
     let (loaded, unavailable) = load_encoders(
         &cfg.encoders,
         cfg.backend,
+        cfg.precision,
         cfg.device.as_ref(),
         cfg.cache.as_deref(),
     )?;

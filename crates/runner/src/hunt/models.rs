@@ -400,8 +400,18 @@ impl HuntModels {
         let backend = backend
             .or_else(|| self.encoder_identity.as_ref().map(|id| id.backend))
             .unwrap_or_default();
-        let (loaded, unavailable) =
-            load_encoders(&[EncoderSpec::named(name)], backend, device, cache)?;
+        let precision = self
+            .encoder_identity
+            .as_ref()
+            .map(|id| id.precision)
+            .unwrap_or_default();
+        let (loaded, unavailable) = load_encoders(
+            &[EncoderSpec::named(name)],
+            backend,
+            precision,
+            device,
+            cache,
+        )?;
         match loaded.into_iter().next() {
             Some(l) => Ok(Some(l.encoder)),
             None => Err(RunnerError::NoEncoder { unavailable }),
