@@ -11,7 +11,7 @@ Usage (from the repository root):
     python3 scripts/bench_encoders.py [--python /work/st-venv/bin/python] \\
       [--model ~/.cache/apt-llm/models/all-MiniLM-L6-v2] \\
       [--sentences ../shared/bench/minilm-sentences-2000.txt] [--rounds 3] \\
-      [--st-batch 32] [--batch 16] [--kernels fast] [--backend burn|tch] [--workers N]
+      [--st-batch 32] [--batch 16] [--kernels fast] [--backend burn|tch] [--workers N] [--precision f32|bf16]
 
 --batch 0 lets the fast path batch by its token budget. `--backend tch` times the
 rust-bert + libtorch encoder: build the example with `--features tch` (LIBTORCH set, see
@@ -39,6 +39,7 @@ ap.add_argument("--batch", type=int, default=16)
 ap.add_argument("--kernels", default="fast", choices=["fast", "burn"])
 ap.add_argument("--backend", default="burn", choices=["burn", "tch"])
 ap.add_argument("--workers", type=int, default=0, help="tch workers (0: the default)")
+ap.add_argument("--precision", default="f32", choices=["f32", "bf16"], help="tch only")
 a = ap.parse_args()
 
 ours_bin = root / "target/release/examples/bench_encode"
@@ -65,6 +66,7 @@ if a.backend == "tch":
     ours_cmd += ["--backend", "tch"]
     if a.workers > 0:
         ours_cmd += ["--workers", str(a.workers)]
+    ours_cmd += ["--precision", a.precision]
 
 best = {"st": 0.0, "ours": 0.0}
 for r in range(a.rounds):
@@ -78,6 +80,7 @@ print(json.dumps({
     "apt_llm_tok_s": round(best["ours"], 1),
     "ratio": round(best["ours"] / best["st"], 3),
     "backend": a.backend,
+    "precision": a.precision,
     "kernels": a.kernels if a.backend == "burn" else None,
     "batch": a.batch or "token budget",
     "st_batch": a.st_batch,

@@ -88,6 +88,31 @@ fn bench(c: &mut Criterion) {
             );
         }
     }
+    // The libtorch backend at its best batch size (16), in f32 and in bf16.
+    #[cfg(feature = "tch")]
+    for precision in [
+        apt_llm_embed::Precision::F32,
+        apt_llm_embed::Precision::Bf16,
+    ] {
+        let enc = apt_llm_embed::TchEncoder::from_dir(
+            &dir,
+            EncoderOptions {
+                precision,
+                ..options(16)
+            },
+        )
+        .expect("loads");
+        one(
+            &mut g,
+            &format!("tch_minilm_tokens_batch16_{}", precision.name()),
+            &sentences,
+            |s| {
+                apt_llm_embed::SentenceEncoder::encode_with_stats(&enc, s)
+                    .expect("encodes")
+                    .1
+            },
+        );
+    }
     g.finish();
 }
 
