@@ -321,6 +321,36 @@ fn default_workers(device: Device) -> usize {
 /// Pooled outputs of the batches one worker ran, with their batch numbers.
 type Numbered = Vec<(usize, Vec<f32>)>;
 
+/// Encodes with several workers in flight, and libtorch's thread count from before the
+/// first of them.
+static SINGLE_THREADED: Mutex<(usize, i32)> = Mutex::new((0, 0));
+
+/// While alive, an encode's workers run libtorch single-threaded. MKL's thread count is
+/// process-wide, so it is restored only when the last of the concurrent encodes ends
+/// (restoring it earlier would hand the others' workers more threads mid-run).
+struct SingleThreaded;
+
+impl SingleThreaded {
+    fn enter() -> SingleThreaded {
+        let mut state = SINGLE_THREADED.lock().unwrap_or_else(|p| p.into_inner());
+        if state.0 == 0 {
+            state.1 = tch::get_num_threads();
+        }
+        state.0 += 1;
+        SingleThreaded
+    }
+}
+
+impl Drop for SingleThreaded {
+    fn drop(&mut self) {
+        let mut state = SINGLE_THREADED.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 -= 1;
+        if state.0 == 0 {
+            tch::set_num_threads(state.1);
+        }
+    }
+}
+
 impl TchEncoder {
     /// Load a Hugging Face model directory onto the CPU. `options.device` (a burn device)
     /// must be `None`; use [`TchEncoder::from_dir_on`] for a libtorch device.
@@ -404,8 +434,8 @@ impl TchEncoder {
     /// operation, and independent batches measured faster (docs/benchmarks.md). While an
     /// encode runs with several workers, libtorch is single-threaded inside each
     /// (`tch::set_num_threads(1)` in the worker; MKL's thread count is process-wide, so
-    /// the calling thread's setting is restored afterwards). On a CUDA device the
-    /// default is 1.
+    /// the setting from before is restored when the last concurrent encode ends). On a
+    /// CUDA device the default is 1.
     pub fn with_workers(mut self, n: usize) -> Result<TchEncoder> {
         let n = n.max(1);
         self.models.truncate(n);
@@ -515,7 +545,7 @@ impl TchEncoder {
             return batches.iter().map(|b| self.pool_part(0, b)).collect();
         }
         let next = AtomicUsize::new(0);
-        let threads = tch::get_num_threads();
+        let _single = SingleThreaded::enter();
         let done: Vec<Result<Numbered>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|w| {
@@ -551,7 +581,6 @@ impl TchEncoder {
                 })
                 .collect()
         });
-        tch::set_num_threads(threads);
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); batches.len()];
         for part in done {
             for (i, v) in part? {

@@ -548,6 +548,28 @@ fn tch_workers_agree_with_one_network() {
                 &format!("{name} with {n} workers"),
             );
         }
+        // Two encodes at once, each with its workers: the same embeddings, and the
+        // thread setting is restored once both are done.
+        let two = TchEncoder::from_dir(&dir, options()).unwrap();
+        let before = tch::get_num_threads();
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| two.encode(&sentences).unwrap()))
+                .collect();
+            for run in runs {
+                let got = run.join().unwrap();
+                assert_close(
+                    got.as_slice().unwrap(),
+                    want.as_slice().unwrap(),
+                    &format!("{name}, two encodes at once"),
+                );
+            }
+        });
+        assert_eq!(
+            tch::get_num_threads(),
+            before,
+            "{name}: libtorch threads restored"
+        );
     }
 }
 
