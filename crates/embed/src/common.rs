@@ -210,8 +210,9 @@ pub struct EncoderOptions {
     /// Cap on tokens per input (at most the model's positions).
     pub max_tokens: Option<usize>,
     pub long_input: LongInput,
-    /// Largest number of sentences in one forward pass (default 64; on the CPU fast path,
-    /// unset means batches of about 4,096 real tokens instead).
+    /// Largest number of sentences in one forward pass (default 64; unset means batches
+    /// of about 4,096 real tokens on the burn encoder's CPU fast path, and 16 sentences
+    /// on the tch backend's CPU workers).
     pub batch_size: Option<usize>,
     /// Relabel the family (e.g. MiniLM for a `bert` checkpoint); guessed from the name.
     pub kind: Option<ModelKind>,

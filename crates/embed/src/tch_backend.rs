@@ -40,6 +40,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tch::{Device, Kind, Tensor, nn};
 
+/// Sentences per forward pass on the CPU when the options leave it unset.
+const CPU_BATCH: usize = 16;
+
 /// The epsilon rust-bert's BERT, RoBERTa and DistilBERT LayerNorms use.
 const RUST_BERT_EPS: f64 = 1e-12;
 
@@ -417,7 +420,12 @@ impl TchEncoder {
             config,
             tokenizer: files.tokenizer,
             device,
-            batch_size: files.batch_size,
+            // Unset: 16 sentences per forward pass on the CPU, where each worker runs one
+            // batch single-threaded and 16 measured fastest (docs/benchmarks.md).
+            batch_size: match (options.batch_size, device) {
+                (None, Device::Cpu) => CPU_BATCH,
+                _ => files.batch_size,
+            },
             has_pooler,
             models: vec![Mutex::new(first)],
         }
