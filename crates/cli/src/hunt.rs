@@ -2,9 +2,9 @@
 //! per-aspect models fitted (and saved with `--save-models`) or read with `--model`.
 
 use crate::BoxError;
-use crate::choices::{BackendArg, DetectorArg, FusionArg, OnOff};
+use crate::choices::{BackendArg, DetectorArg, FusionArg, OnOff, PrecisionArg};
 use apt_llm::detect::Representation;
-use apt_llm::embed::cache_dir;
+use apt_llm::embed::{Precision, cache_dir};
 use apt_llm::provenance::{Aspect, Catalog, HostId, LabeledContext, default_data_root};
 use apt_llm::runner::{
     DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, HuntModels, HuntReport, HuntRequest,
@@ -36,6 +36,10 @@ pub struct HuntArgs {
     /// (default: burn; with --model, the saved encoder's).
     #[arg(long, value_enum)]
     backend: Option<BackendArg>,
+    /// The encoder's arithmetic: f32, or bf16 (the tch backend only) (default: f32; with
+    /// --model, the saved encoder's).
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
     /// Where the encoder and an autoencoder run: cpu, or gpu (burn's wgpu backend; needs a
     /// build with `--features wgpu`).
     #[arg(long, value_enum, default_value_t = crate::models::DeviceArg::Cpu)]
@@ -153,12 +157,19 @@ fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
         == Representation::Embedding;
     if embeds {
         crate::models::prefetch(std::slice::from_ref(&encoder));
+    } else if a.precision.is_some() {
+        return Err(format!(
+            "--precision applies to an encoder, and --detector {} reads attribute rows",
+            detector.name()
+        )
+        .into());
     }
     let calibration = a.calibration.unwrap_or(DEFAULT_CALIBRATION);
     let cfg = HuntConfig {
         experiment: ExperimentConfig {
             encoders: vec![EncoderSpec::named(encoder)],
             backend,
+            precision: a.precision.unwrap_or(PrecisionArg::F32).into(),
             device,
             detectors: vec![detector],
             attention: a.attention.unwrap_or(OnOff::Off).into(),
@@ -208,6 +219,28 @@ fn rank_saved(a: &HuntArgs, dir: &Path, root: &Path) -> Result<(HuntReport, f64)
     let backend = a.backend.map(Into::into);
     if let Some(b) = backend {
         a.device.check_backend(b)?;
+    }
+    if let Some(asked) = a.precision.map(Precision::from) {
+        let origin = dir.join("hunt.json");
+        match &models.encoder_identity {
+            None => {
+                return Err(format!(
+                    "{}: --precision applies to an encoder, and these models read attribute rows",
+                    origin.display()
+                )
+                .into());
+            }
+            Some(id) if id.precision != asked => {
+                return Err(format!(
+                    "{}: saved with precision {}, asked for {}",
+                    origin.display(),
+                    id.precision.name(),
+                    asked.name()
+                )
+                .into());
+            }
+            Some(_) => {}
+        }
     }
     let device = a.device.device()?;
     if models.representation == Representation::Embedding {
