@@ -2,8 +2,8 @@
 //! (tch), behind the `tch` feature. DistilBERT and ALBERT are rust-bert's models. BERT,
 //! MiniLM and RoBERTa use rust-bert's embeddings, and their layers run on libtorch's
 //! fused kernels ([`FusedLayers`]: one Q/K/V projection, `scaled_dot_product_attention`,
-//! the one-pass GELU), which measured 1.25x rust-bert's `BertEncoder` on MiniLM with
-//! the same weights and results.
+//! the one-pass GELU), which measured about 1.2x rust-bert's `BertEncoder` on MiniLM,
+//! with the same weights and results.
 //!
 //! It reads the same Hugging Face directories as [`TransformerEncoder`](crate::TransformerEncoder)
 //! and shares its tokenizer, batching, truncation and pooling, so the two differ only in
