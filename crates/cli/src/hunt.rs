@@ -4,7 +4,7 @@
 use crate::BoxError;
 use crate::choices::{BackendArg, DetectorArg, FusionArg, OnOff, PrecisionArg};
 use apt_llm::detect::Representation;
-use apt_llm::embed::{Precision, cache_dir};
+use apt_llm::embed::cache_dir;
 use apt_llm::provenance::{Aspect, Catalog, HostId, LabeledContext, default_data_root};
 use apt_llm::runner::{
     DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, HuntModels, HuntReport, HuntRequest,
@@ -130,21 +130,6 @@ fn cache(a: &HuntArgs) -> Option<PathBuf> {
 fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
     let host: HostId = a.host.as_deref().ok_or("--host is required")?.parse()?;
     let detector = detector_of(a.detector.unwrap_or(DEFAULT_DETECTOR))?;
-    if !detector.is_autoencoder() {
-        let given = [
-            ("--attention", a.attention.is_some()),
-            ("--prior", a.prior.is_some()),
-            ("--epochs", a.epochs.is_some()),
-        ];
-        if let Some((flag, _)) = given.into_iter().find(|g| g.1) {
-            return Err(format!(
-                "{flag} applies to autoencoders only, not to {}",
-                detector.name()
-            )
-            .into());
-        }
-    }
-    let contexts = host_contexts(root, &host)?;
     let backend = a.backend.unwrap_or(BackendArg::Burn).into();
     a.device.check_backend(backend)?;
     let device = a.device.device()?;
@@ -155,14 +140,18 @@ fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
         .spec(false, seed, 1, apt_llm::autoencoders::Scaling::MinMax)
         .representation()
         == Representation::Embedding;
-    if embeds {
-        crate::models::prefetch(std::slice::from_ref(&encoder));
-    } else if a.precision.is_some() {
+    if let Some((setting, applies_to)) =
+        request_of(a)?.moot_setting(detector.is_autoencoder(), embeds)
+    {
         return Err(format!(
-            "--precision applies to an encoder, and --detector {} reads attribute rows",
+            "--{setting} applies to {applies_to} only, not to {}",
             detector.name()
         )
         .into());
+    }
+    let contexts = host_contexts(root, &host)?;
+    if embeds {
+        crate::models::prefetch(std::slice::from_ref(&encoder));
     }
     let calibration = a.calibration.unwrap_or(DEFAULT_CALIBRATION);
     let cfg = HuntConfig {
@@ -208,6 +197,7 @@ fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
         fusion: a.fusion.map(Into::into),
         calibration_fraction: a.calibration,
         seed: a.seed,
+        precision: a.precision.map(Into::into),
     })
 }
 
@@ -219,28 +209,6 @@ fn rank_saved(a: &HuntArgs, dir: &Path, root: &Path) -> Result<(HuntReport, f64)
     let backend = a.backend.map(Into::into);
     if let Some(b) = backend {
         a.device.check_backend(b)?;
-    }
-    if let Some(asked) = a.precision.map(Precision::from) {
-        let origin = dir.join("hunt.json");
-        match &models.encoder_identity {
-            None => {
-                return Err(format!(
-                    "{}: --precision applies to an encoder, and these models read attribute rows",
-                    origin.display()
-                )
-                .into());
-            }
-            Some(id) if id.precision != asked => {
-                return Err(format!(
-                    "{}: saved with precision {}, asked for {}",
-                    origin.display(),
-                    id.precision.name(),
-                    asked.name()
-                )
-                .into());
-            }
-            Some(_) => {}
-        }
     }
     let device = a.device.device()?;
     if models.representation == Representation::Embedding {

@@ -541,14 +541,19 @@ fn hunt_with_a_missing_garbage_or_tampered_model_directory() {
     // So is an encoder's precision with detectors of attribute rows.
     fails_naming(
         saved_model().args(["--precision", "bf16"]),
-        &["hunt.json", "--precision", "attribute rows"],
+        &[
+            "hunt.json",
+            "precision",
+            "detectors of embeddings only",
+            "AVF",
+        ],
     );
     fails_naming(
         apt_llm()
             .args(["hunt", "--host", "bovia/cadets", "--detector", "avf"])
             .args(["--precision", "bf16", "--data"])
             .arg(d.path()),
-        &["--precision", "attribute rows", "AVF"],
+        &["--precision", "detectors of embeddings only", "AVF"],
     );
     let pe = models.join("bovia_cadets_PE.pipeline.json");
     let text = std::fs::read_to_string(&pe).unwrap();

@@ -54,6 +54,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(String::as_str)
     {
         None | Some("burn") => {
+            if workers.is_some() {
+                return Err("--workers applies to --backend tch".into());
+            }
             let enc = TransformerEncoder::from_dir(model, options)?;
             let label = match (kernels, enc.is_fast_path()) {
                 (CpuKernels::Fast, true) => "fast",
@@ -64,6 +67,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         #[cfg(feature = "tch")]
         Some("tch") => {
+            if flag("--kernels").is_some() {
+                return Err("--kernels applies to --backend burn".into());
+            }
             let mut enc = apt_llm_embed::TchEncoder::from_dir(model, options)?;
             if let Some(n) = workers {
                 enc = enc.with_workers(n)?;
@@ -77,7 +83,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     };
-    let _ = workers;
     let lines = apt_llm_embed::read_sentence_file(std::path::Path::new(file))?;
     let sentences: Vec<&str> = lines.iter().map(String::as_str).collect();
     // The accuracy cost of reduced precision: cosine to the f32 embeddings.

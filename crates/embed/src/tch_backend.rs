@@ -34,6 +34,7 @@ use crate::error::{EmbedError, Result};
 use crate::tokenizer::TextTokenizer;
 use crate::weights::Checkpoint;
 use ndarray::Array2;
+use rust_bert::RustBertError;
 use rust_bert::albert::{AlbertConfig, AlbertModel};
 use rust_bert::bert::{BertConfig, BertEmbedding, BertEmbeddings};
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModel};
@@ -78,6 +79,9 @@ struct FusedLayer {
     q: (Tensor, Tensor),
     k: (Tensor, Tensor),
     v: (Tensor, Tensor),
+    /// Q, K and V stacked `[3·hidden, hidden]` (and `[3·hidden]`), made once by
+    /// [`FusedLayers::fuse`] after loading; `q`, `k` and `v` are then views into it.
+    qkv: Option<(Tensor, Tensor)>,
     attention_out: (Tensor, Tensor),
     attention_norm: (Tensor, Tensor),
     intermediate: (Tensor, Tensor),
@@ -109,6 +113,7 @@ impl FusedLayers {
                     q: dense(&s / "query", h, h),
                     k: dense(&s / "key", h, h),
                     v: dense(&s / "value", h, h),
+                    qkv: None,
                     attention_out: dense(&l / "attention" / "output" / "dense", h, h),
                     attention_norm: norm(&l / "attention" / "output" / "LayerNorm"),
                     intermediate: dense(&l / "intermediate" / "dense", h, i),
@@ -127,17 +132,53 @@ impl FusedLayers {
         }
     }
 
+    /// Stack each layer's loaded Q, K and V projections into one, and point the three
+    /// variables at its rows (so the weights are held once, and whoever shares these
+    /// variables shares the stack's storage).
+    fn fuse(&mut self) {
+        let h = self.hidden;
+        for layer in &mut self.layers {
+            let w = Tensor::cat(&[&layer.q.0, &layer.k.0, &layer.v.0], 0);
+            let b = Tensor::cat(&[&layer.q.1, &layer.k.1, &layer.v.1], 0);
+            tch::no_grad(|| {
+                for (i, part) in [&mut layer.q, &mut layer.k, &mut layer.v]
+                    .into_iter()
+                    .enumerate()
+                {
+                    part.0.set_data(&w.narrow(0, i as i64 * h, h));
+                    part.1.set_data(&b.narrow(0, i as i64 * h, h));
+                }
+            });
+            layer.qkv = Some((w, b));
+        }
+    }
+
+    /// Take the stacked projections of `from`, whose variables these share.
+    fn share_fused(&mut self, from: &FusedLayers) {
+        for (to, from) in self.layers.iter_mut().zip(&from.layers) {
+            to.qkv = from
+                .qkv
+                .as_ref()
+                .map(|(w, b)| (w.shallow_clone(), b.shallow_clone()));
+        }
+    }
+
     /// Last hidden states `[b, l, hidden]` of the embeddings `x`, and the pooler output.
-    fn forward(&self, mut x: Tensor, mask: &Tensor) -> (Tensor, Option<Tensor>) {
+    fn forward(
+        &self,
+        mut x: Tensor,
+        mask: &Tensor,
+    ) -> std::result::Result<(Tensor, Option<Tensor>), RustBertError> {
         let (b, l) = (x.size()[0], x.size()[1]);
         let (h, heads) = (self.hidden, self.heads);
         // true = attend.
         let keep = mask.to_kind(Kind::Bool).view([b, 1, 1, l]);
         for layer in &self.layers {
-            let w = Tensor::cat(&[&layer.q.0, &layer.k.0, &layer.v.0], 0);
-            let bias = Tensor::cat(&[&layer.q.1, &layer.k.1, &layer.v.1], 0);
+            let (w, bias) = layer.qkv.as_ref().ok_or_else(|| {
+                RustBertError::ValueError("the Q/K/V projections were not fused".into())
+            })?;
             let qkv = x
-                .linear(&w, Some(&bias))
+                .linear(w, Some(bias))
                 .view([b, l, 3, heads, h / heads])
                 .permute([2, 0, 3, 1, 4]);
             let context = Tensor::scaled_dot_product_attention(
@@ -180,7 +221,7 @@ impl FusedLayers {
             .pooler
             .as_ref()
             .map(|(w, b)| x.select(1, 0).linear(w, Some(b)).tanh());
-        (x, pooled)
+        Ok((x, pooled))
     }
 }
 
@@ -188,6 +229,21 @@ struct Model {
     network: Network,
     /// Keeps the variables alive.
     _vars: nn::VarStore,
+}
+
+impl Model {
+    fn fused_mut(&mut self) -> Option<&mut FusedLayers> {
+        match &mut self.network {
+            Network::Bert(_, l) | Network::Roberta(_, l) => Some(l),
+            Network::DistilBert(_) | Network::Albert(_) => None,
+        }
+    }
+    fn fused(&self) -> Option<&FusedLayers> {
+        match &self.network {
+            Network::Bert(_, l) | Network::Roberta(_, l) => Some(l),
+            Network::DistilBert(_) | Network::Albert(_) => None,
+        }
+    }
 }
 
 /// BERT, ALBERT, DistilBERT, RoBERTa or MiniLM on libtorch through rust-bert.
@@ -539,11 +595,13 @@ impl TchEncoder {
             if options.precision == Precision::Bf16 {
                 model._vars.bfloat16();
             }
+            if let Some(layers) = model.fused_mut() {
+                layers.fuse();
+            }
             Ok(model)
         })?;
         let mut identity = files.identity;
         identity.backend = Backend::Tch;
-        identity.precision = options.precision;
         TchEncoder {
             identity,
             config,
@@ -581,8 +639,11 @@ impl TchEncoder {
                 .lock()
                 .map_err(|_| EmbedError::Libtorch("an earlier forward pass panicked".into()))?;
             let copy = guarded("sharing the network with another worker", || {
-                let (model, _) = build_model(&self.config, self.device, self.has_pooler);
+                let (mut model, _) = build_model(&self.config, self.device, self.has_pooler);
                 share_variables(&first._vars, &model._vars)?;
+                if let (Some(to), Some(from)) = (model.fused_mut(), first.fused()) {
+                    to.share_fused(from);
+                }
                 Ok(model)
             })?;
             drop(first);
@@ -644,10 +705,10 @@ impl TchEncoder {
             tch::no_grad(|| match &model.network {
                 Network::Bert(embeddings, layers) => embeddings
                     .forward_t(Some(ids), None, None, None, false)
-                    .map(|x| layers.forward(x, mask)),
+                    .and_then(|x| layers.forward(x, mask)),
                 Network::Roberta(embeddings, layers) => embeddings
                     .forward_t(Some(ids), None, None, None, false)
-                    .map(|x| layers.forward(x, mask)),
+                    .and_then(|x| layers.forward(x, mask)),
                 Network::DistilBert(m) => m
                     .forward_t(Some(ids), Some(mask), None, false)
                     .map(|o| (o.hidden_state, None)),

@@ -175,6 +175,22 @@ fn a_saved_autoencoder_with_the_prior_ranks_as_the_fit_did() {
     );
     let e = loaded.rank(&contexts, None, 5).unwrap_err().to_string();
     assert!(e.contains("sentence embeddings"), "{e}");
+
+    // The encoder's precision is part of what was saved: f32 may be repeated, bf16 not.
+    let asked = |p| {
+        loaded
+            .check_request(&HuntRequest {
+                precision: Some(p),
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(asked(apt_llm_embed::Precision::F32), Ok(()));
+    let e = asked(apt_llm_embed::Precision::Bf16).unwrap_err();
+    assert!(
+        e.contains("hunt.json") && e.contains("precision f32, asked for bf16"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -482,6 +498,16 @@ fn saved_models_refuse_other_data_and_other_settings_naming_both() {
             "{e}"
         );
     }
+    // Nor an encoder's precision, for models of attribute rows.
+    let e = asked(HuntRequest {
+        precision: Some(apt_llm_embed::Precision::Bf16),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(
+        e.contains("precision") && e.contains("detectors of embeddings only"),
+        "{e}"
+    );
     for (request, parts) in [
         (
             HuntRequest {

@@ -20,7 +20,7 @@ use crate::grid::DetectorChoice;
 use crate::model_file::{ModelFile, ModelFileError, ModelMismatch, SaveRequest, save_model};
 use apt_llm_autoencoders::Scaling;
 use apt_llm_detect::{DetectError, FittedDetector, Registry, Representation, saved_kind};
-use apt_llm_embed::{Backend, Device, ModelIdentity, SentenceEncoder};
+use apt_llm_embed::{Backend, Device, ModelIdentity, Precision, SentenceEncoder};
 use apt_llm_fusion::{Calibrator, FusionError, Rule};
 use apt_llm_provenance::{Aspect, ContextId, HostId};
 use apt_llm_textualize::Template;
@@ -136,6 +136,45 @@ pub struct HuntRequest {
     pub fusion: Option<Rule>,
     pub calibration_fraction: Option<f64>,
     pub seed: Option<u64>,
+    /// The encoder's arithmetic: detectors of embeddings only.
+    pub precision: Option<Precision>,
+}
+
+impl HuntRequest {
+    /// The first setting asked for that a detector would ignore, and what it applies to:
+    /// attention, prior and epochs without an autoencoder, precision without embeddings.
+    pub fn moot_setting(
+        &self,
+        autoencoder: bool,
+        embeddings: bool,
+    ) -> Option<(&'static str, &'static str)> {
+        let no_autoencoder = !autoencoder;
+        [
+            (
+                "attention",
+                self.attention.is_some() && no_autoencoder,
+                "autoencoders",
+            ),
+            (
+                "prior",
+                self.prior.is_some() && no_autoencoder,
+                "autoencoders",
+            ),
+            (
+                "epochs",
+                self.epochs.is_some() && no_autoencoder,
+                "autoencoders",
+            ),
+            (
+                "precision",
+                self.precision.is_some() && !embeddings,
+                "detectors of embeddings",
+            ),
+        ]
+        .into_iter()
+        .find(|m| m.1)
+        .map(|(setting, _, applies_to)| (setting, applies_to))
+    }
 }
 
 /// Errors of saving, loading and using saved hunt models. Each names the file (or the
@@ -204,12 +243,14 @@ pub enum HuntModelError {
         saved: String,
         asked: String,
     },
-    /// A caller sets an autoencoder's option (attention, prior, epochs) for models of
-    /// another detector, where it would change nothing.
-    #[error("{origin}: {setting} applies to autoencoders only, and these models are {detector}")]
+    /// A caller sets an option for models it would change nothing in: an autoencoder's
+    /// (attention, prior, epochs) for another detector, an encoder's (precision) for a
+    /// detector of attribute rows.
+    #[error("{origin}: {setting} applies to {applies_to} only, and these models are {detector}")]
     NotApplicable {
         origin: String,
         setting: &'static str,
+        applies_to: &'static str,
         detector: String,
     },
     #[error("{origin}: the models are of host {saved}, the data is of {asked}")]
@@ -324,25 +365,27 @@ impl HuntModels {
     }
 
     /// Refuse a setting `asked` for that these models were not fitted with, naming both
-    /// values. Attention, prior and epochs exist only for an autoencoder: asking for any
-    /// of them with models of another detector is refused too, not ignored.
+    /// values. Attention, prior and epochs exist only for an autoencoder, precision only
+    /// for an encoder: asking for one of them with models that have none is refused too,
+    /// not ignored.
     pub fn check_request(&self, asked: &HuntRequest) -> Result<(), HuntModelError> {
         let s = &self.settings;
         let autoencoder = s.detector.is_some_and(DetectorChoice::is_autoencoder);
-        if !autoencoder {
-            let moot = [
-                ("attention", asked.attention.is_some()),
-                ("prior", asked.prior.is_some()),
-                ("epochs", asked.epochs.is_some()),
-            ];
-            if let Some((setting, _)) = moot.into_iter().find(|m| m.1) {
-                return Err(HuntModelError::NotApplicable {
-                    origin: self.origin(),
-                    setting,
-                    detector: s.detector_name.clone(),
-                });
-            }
+        if let Some((setting, applies_to)) =
+            asked.moot_setting(autoencoder, self.encoder_identity.is_some())
+        {
+            return Err(HuntModelError::NotApplicable {
+                origin: self.origin(),
+                setting,
+                applies_to,
+                detector: s.detector_name.clone(),
+            });
         }
+        let saved_precision = self
+            .encoder_identity
+            .as_ref()
+            .map(|id| id.precision)
+            .unwrap_or_default();
         let on_off = |b: &bool| if *b { "on" } else { "off" }.to_string();
         let detector = asked
             .detector
@@ -364,6 +407,12 @@ impl HuntModels {
                 f64::to_string,
             ),
             differs("seed", asked.seed.as_ref(), &s.seed, u64::to_string),
+            differs(
+                "precision",
+                asked.precision.as_ref(),
+                &saved_precision,
+                |p| p.name().to_string(),
+            ),
         ];
         match conflicts.into_iter().flatten().next() {
             Some((setting, saved, asked)) => Err(HuntModelError::Conflict {
