@@ -110,6 +110,15 @@ pub enum ModelFileError {
         found: String,
     },
     /// The saved normal scores, weights and threshold percentile do not make a threshold.
+    /// The detector file reads other rows than the model file says.
+    #[error("{}: {field} says {expected}, but {} holds a detector of {found}", path.display(), detector.display())]
+    Detector {
+        path: PathBuf,
+        detector: PathBuf,
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     #[error("{}: fields normal_scores, normal_weights and threshold: {source}", path.display())]
     Threshold {
         path: PathBuf,
@@ -234,7 +243,38 @@ impl ModelFile {
                 found,
             });
         }
-        let detector = Arc::from(registry.load(&detector_path)?);
+        let detector: Arc<dyn apt_llm_detect::Detector> = Arc::from(registry.load(&detector_path)?);
+        // What the detector itself reads must be what this file promises.
+        let differs = |field, expected: String, found: String| ModelFileError::Detector {
+            path: path.to_path_buf(),
+            detector: detector_path.clone(),
+            field,
+            expected,
+            found,
+        };
+        if detector.representation() != self.representation {
+            return Err(differs(
+                "representation",
+                format!("{:?}", self.representation),
+                format!("{:?}", detector.representation()),
+            ));
+        }
+        let width = match self.representation {
+            Representation::Attributes => Some(("attributes", self.attributes.len())),
+            Representation::Embedding => self
+                .encoder_identity
+                .as_ref()
+                .map(|id| ("encoder_identity.dim", id.dim)),
+        };
+        if let Some((field, want)) = width
+            && detector.input_dim() != want
+        {
+            return Err(differs(
+                field,
+                format!("{want} columns"),
+                format!("{} columns", detector.input_dim()),
+            ));
+        }
         let mut fitted = if self.normal_scores.is_empty() {
             FittedDetector::with_threshold(detector, self.threshold)
         } else {

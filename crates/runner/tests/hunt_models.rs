@@ -370,6 +370,31 @@ fn a_model_of_another_aspect_or_kind_is_refused_naming_the_file() {
     other["kind"] = "oc3".into();
     write_json(&pe, &other);
     refused(dir.path(), &["PE.model.json", "\"oc3\"", "\"avf\""]);
+    // A schema or representation the detector file does not read.
+    let mut bad = model.clone();
+    bad["attributes"].as_array_mut().unwrap().pop();
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "PE.model.json",
+            "attributes says",
+            "columns",
+        ],
+    );
+    let mut bad = model.clone();
+    bad["representation"] = "embedding".into();
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "representation says Embedding",
+            "Attributes",
+        ],
+    );
+
     write_json(&pe, &model);
     let detector = dir.path().join("pandex_cadets-synthetic_PE.model.json");
     let mut det = read_json(&detector);
@@ -413,6 +438,31 @@ fn missing_truncated_or_non_finite_model_files_are_refused_naming_them() {
     refused(
         dir.path(),
         &["PE.pipeline.json", "threshold.value", "not finite"],
+    );
+
+    // A schema or representation the detector file does not read.
+    let mut bad = model.clone();
+    bad["attributes"].as_array_mut().unwrap().pop();
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "PE.model.json",
+            "attributes says",
+            "columns",
+        ],
+    );
+    let mut bad = model.clone();
+    bad["representation"] = "embedding".into();
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "representation says Embedding",
+            "Attributes",
+        ],
     );
 
     write_json(&pe, &model);
