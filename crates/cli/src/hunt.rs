@@ -29,15 +29,16 @@ pub struct HuntArgs {
     #[arg(long, required_unless_present = "model")]
     host: Option<String>,
     /// Encoder for embedding detectors: a name (minilm, bert, ...) or a model directory
-    /// (default: minilm; with --model, the one the models were fitted with).
+    /// (default: minilm; with --model, the one the models were fitted with, which another
+    /// spelling must resolve to). Refused for detectors of attribute rows.
     #[arg(long)]
     encoder: Option<String>,
     /// Encoder implementation: burn, or tch (needs a build with `--features tch`)
-    /// (default: burn; with --model, the saved encoder's).
+    /// (default: burn; with --model, the saved encoder's, and another is refused).
     #[arg(long, value_enum)]
     backend: Option<BackendArg>,
     /// The encoder's arithmetic: f32, or bf16 (the tch backend only) (default: f32; with
-    /// --model, the saved encoder's).
+    /// --model, the saved encoder's, and another is refused).
     #[arg(long, value_enum)]
     precision: Option<PrecisionArg>,
     /// Where the encoder and an autoencoder run: cpu, or gpu (burn's wgpu backend; needs a
@@ -198,6 +199,8 @@ fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
         calibration_fraction: a.calibration,
         seed: a.seed,
         precision: a.precision.map(Into::into),
+        backend: a.backend.map(Into::into),
+        encoder: a.encoder.clone(),
     })
 }
 

@@ -555,6 +555,13 @@ fn hunt_with_a_missing_garbage_or_tampered_model_directory() {
             .arg(d.path()),
         &["--precision", "detectors of embeddings only", "AVF"],
     );
+    fails_naming(
+        apt_llm()
+            .args(["hunt", "--host", "bovia/cadets", "--detector", "avf"])
+            .args(["--encoder", "minilm", "--data"])
+            .arg(d.path()),
+        &["--encoder", "detectors of embeddings only", "AVF"],
+    );
     let pe = models.join("bovia_cadets_PE.pipeline.json");
     let text = std::fs::read_to_string(&pe).unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -191,6 +191,14 @@ fn a_saved_autoencoder_with_the_prior_ranks_as_the_fit_did() {
         e.contains("hunt.json") && e.contains("precision f32, asked for bf16"),
         "{e}"
     );
+    let e = loaded
+        .check_request(&HuntRequest {
+            backend: Some(apt_llm_embed::Backend::Tch),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("backend burn, asked for tch"), "{e}");
 }
 
 #[test]
@@ -548,16 +556,36 @@ fn saved_models_refuse_other_data_and_other_settings_naming_both() {
             "{e}"
         );
     }
-    // Nor an encoder's precision, for models of attribute rows.
-    let e = asked(HuntRequest {
-        precision: Some(apt_llm_embed::Precision::Bf16),
-        ..Default::default()
-    })
-    .unwrap_err();
-    assert!(
-        e.contains("precision") && e.contains("detectors of embeddings only"),
-        "{e}"
-    );
+    // Nor an encoder's settings, for models of attribute rows.
+    for (request, setting) in [
+        (
+            HuntRequest {
+                precision: Some(apt_llm_embed::Precision::Bf16),
+                ..Default::default()
+            },
+            "precision",
+        ),
+        (
+            HuntRequest {
+                backend: Some(apt_llm_embed::Backend::Burn),
+                ..Default::default()
+            },
+            "backend",
+        ),
+        (
+            HuntRequest {
+                encoder: Some("minilm".into()),
+                ..Default::default()
+            },
+            "encoder",
+        ),
+    ] {
+        let e = asked(request).unwrap_err();
+        assert!(
+            e.contains(setting) && e.contains("detectors of embeddings only"),
+            "{e}"
+        );
+    }
     for (request, parts) in [
         (
             HuntRequest {

@@ -138,11 +138,17 @@ pub struct HuntRequest {
     pub seed: Option<u64>,
     /// The encoder's arithmetic: detectors of embeddings only.
     pub precision: Option<Precision>,
+    /// The encoder's implementation: detectors of embeddings only.
+    pub backend: Option<Backend>,
+    /// The encoder (a name or directory): detectors of embeddings only. Another spelling
+    /// of the saved encoder is checked by its identity when ranking.
+    pub encoder: Option<String>,
 }
 
 impl HuntRequest {
     /// The first setting asked for that a detector would ignore, and what it applies to:
-    /// attention, prior and epochs without an autoencoder, precision without embeddings.
+    /// attention, prior and epochs without an autoencoder; precision, encoder and
+    /// backend without embeddings.
     pub fn moot_setting(
         &self,
         autoencoder: bool,
@@ -168,6 +174,16 @@ impl HuntRequest {
             (
                 "precision",
                 self.precision.is_some() && !embeddings,
+                "detectors of embeddings",
+            ),
+            (
+                "encoder",
+                self.encoder.is_some() && !embeddings,
+                "detectors of embeddings",
+            ),
+            (
+                "backend",
+                self.backend.is_some() && !embeddings,
                 "detectors of embeddings",
             ),
         ]
@@ -381,11 +397,9 @@ impl HuntModels {
                 detector: s.detector_name.clone(),
             });
         }
-        let saved_precision = self
-            .encoder_identity
-            .as_ref()
-            .map(|id| id.precision)
-            .unwrap_or_default();
+        let saved = self.encoder_identity.as_ref();
+        let saved_precision = saved.map(|id| id.precision).unwrap_or_default();
+        let saved_backend = saved.map(|id| id.backend).unwrap_or_default();
         let on_off = |b: &bool| if *b { "on" } else { "off" }.to_string();
         let detector = asked
             .detector
@@ -413,6 +427,9 @@ impl HuntModels {
                 &saved_precision,
                 |p| p.name().to_string(),
             ),
+            differs("backend", asked.backend.as_ref(), &saved_backend, |b| {
+                b.name().to_string()
+            }),
         ];
         match conflicts.into_iter().flatten().next() {
             Some((setting, saved, asked)) => Err(HuntModelError::Conflict {
