@@ -84,6 +84,13 @@ pub enum ModelFileError {
         #[source]
         source: std::io::Error,
     },
+    /// A field holds a value this build refuses.
+    #[error("{}: field {field}: {reason}", path.display())]
+    Field {
+        path: PathBuf,
+        field: &'static str,
+        reason: String,
+    },
     #[error("{}: not a model file: {source}", path.display())]
     Json {
         path: PathBuf,
@@ -232,6 +239,18 @@ impl ModelFile {
         path: &Path,
         registry: &Registry,
     ) -> Result<FittedDetector, ModelFileError> {
+        // A plain file name beside the model file, as `save_model` writes it: a saved file
+        // is untrusted and may not point elsewhere.
+        if Path::new(&self.detector).file_name() != Some(std::ffi::OsStr::new(&self.detector)) {
+            return Err(ModelFileError::Field {
+                path: path.to_path_buf(),
+                field: "detector",
+                reason: format!(
+                    "{:?} is not a plain file name in this directory",
+                    self.detector
+                ),
+            });
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let detector_path = base.join(&self.detector);
         let found = saved_kind(&detector_path)?;

@@ -320,6 +320,15 @@ fn a_tampered_manifest_is_refused_naming_the_field() {
         write_json(&manifest, &doc);
         refused(dir.path(), &[&["hunt.json"], parts].concat());
     }
+    // A transductive detector cannot rank with saved models.
+    let mut doc = good.clone();
+    doc["settings"]["detector"] = "Dbscan".into();
+    doc["settings"]["detector_name"] = "DBSCAN".into();
+    write_json(&manifest, &doc);
+    refused(
+        dir.path(),
+        &["hunt.json", "settings.detector", "transductive"],
+    );
     // A manifest naming another detector than the files hold.
     let mut doc = good.clone();
     doc["settings"]["detector"] = "Oc3".into();
@@ -378,6 +387,18 @@ fn a_model_of_another_aspect_or_kind_is_refused_naming_the_file() {
     other["kind"] = "oc3".into();
     write_json(&pe, &other);
     refused(dir.path(), &["PE.model.json", "\"oc3\"", "\"avf\""]);
+    // A detector file outside the directory.
+    let mut bad = model.clone();
+    bad["detector"] = "../elsewhere.model.json".into();
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "field detector",
+            "not a plain file name",
+        ],
+    );
     // A schema or representation the detector file does not read.
     let mut bad = model.clone();
     bad["attributes"].as_array_mut().unwrap().pop();
@@ -448,6 +469,18 @@ fn missing_truncated_or_non_finite_model_files_are_refused_naming_them() {
         &["PE.pipeline.json", "threshold.value", "not finite"],
     );
 
+    // A detector file outside the directory.
+    let mut bad = model.clone();
+    bad["detector"] = "../elsewhere.model.json".into();
+    write_json(&pe, &bad);
+    refused(
+        dir.path(),
+        &[
+            "PE.pipeline.json",
+            "field detector",
+            "not a plain file name",
+        ],
+    );
     // A schema or representation the detector file does not read.
     let mut bad = model.clone();
     bad["attributes"].as_array_mut().unwrap().pop();

@@ -632,6 +632,14 @@ impl Manifest {
                 ),
             ));
         }
+        if self.settings.detector == Some(DetectorChoice::Dbscan) {
+            return Err(field(
+                path,
+                "settings.detector",
+                "DBSCAN is transductive (it clusters the rows it scores): hunt cannot rank \
+                 with a saved one",
+            ));
+        }
         self.validate_encoder(path)?;
         if self.aspects.is_empty() {
             return Err(field(
