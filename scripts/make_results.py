@@ -75,6 +75,16 @@ def summary(path):
             and h["honest"][1] >= max(v for _, v in h["single_aspect"]) - 1e-9
         )
     )
+    # The same comparison over the same processes: each aspect alone over the host's
+    # whole test set (a process absent from it ranks last), with the honest pick's key.
+    out["host view: hosts where the honest fused pick reaches its best aspect alone (same test processes)"] = float(
+        sum(
+            1
+            for h in hosts
+            if h.get("honest") and h.get("honest_aspects_alone")
+            and h["honest"][1] >= max(v for _, v in h["honest_aspects_alone"]) - 1e-9
+        )
+    )
     # Fused Rarity (with the honest pick's rule), the baseline the embeddings must beat.
     out["host view: fused Rarity (honest pick's rule)"] = mean(
         [h["baselines"]["Rarity"] for h in hosts if "Rarity" in h.get("baselines", {})]

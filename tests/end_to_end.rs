@@ -1,6 +1,7 @@
 //! The library end to end through the facade: synthetic context → sentences → tiny BERT
 //! embeddings → every detector → metrics, with the honest selection.
 
+use apt_llm::fusion::Absent;
 use apt_llm::provenance::SyntheticConfig;
 use apt_llm::runner::{
     AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, PriorMode, run,
@@ -154,15 +155,26 @@ fn host_view_on_a_synthetic_host() {
     }
     // A single host is not counted in the honest mean (nothing to leave out), but its
     // fused rows exist for every candidate (3 combinations alone, the autoencoder paired
-    // with each of the 2 baselines) x rule x calibration.
+    // with each of the 2 counting baselines) x rule x calibration x absent policy.
     assert!(h.not_counted.is_none() || h.honest.is_none());
-    assert_eq!(report.host_rows.len(), (3 + 2) * 3 * 2);
+    assert_eq!(report.host_rows.len(), (3 + 2) * 3 * 2 * 2);
     let pairs: Vec<_> = report
         .host_rows
         .iter()
         .filter_map(|r| r.partner.as_deref())
         .collect();
-    assert_eq!(pairs.len(), 2 * 3 * 2);
+    assert_eq!(pairs.len(), 2 * 3 * 2 * 2);
+    // No process is absent from any aspect here: both policies rank alike.
+    for r in report.host_rows.iter().filter(|r| r.absent == Absent::Skip) {
+        let twin = report
+            .host_rows
+            .iter()
+            .find(|n| {
+                n.absent == Absent::Neutral && n.key() == r.key().replace(" (present only)", "")
+            })
+            .unwrap();
+        assert_eq!(twin.auc, r.auc, "{}", r.key());
+    }
     assert!(pairs.iter().any(|p| p.ends_with("/ OC3")), "{pairs:?}");
     for r in &report.host_rows {
         assert!((0.0..=1.0).contains(&r.auc), "{r:?}");

@@ -4,7 +4,7 @@
 
 use apt_llm::autoencoders::Scaling;
 use apt_llm::embed::{Backend, Pooling, Precision};
-use apt_llm::fusion::Rule;
+use apt_llm::fusion::{Absent, Rule};
 use apt_llm::runner::{DetectorChoice, Switch};
 use apt_llm::textualize::Template;
 use clap::ValueEnum;
@@ -188,6 +188,24 @@ impl From<FusionArg> for Rule {
     }
 }
 
+/// What an aspect a process is absent from contributes to its fused p-value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AbsentArg {
+    /// The process is ordinary there (the rule's neutral p-value).
+    Neutral,
+    /// Only the aspects the process appears in are fused.
+    Skip,
+}
+
+impl From<AbsentArg> for Absent {
+    fn from(a: AbsentArg) -> Absent {
+        match a {
+            AbsentArg::Neutral => Absent::Neutral,
+            AbsentArg::Skip => Absent::Skip,
+        }
+    }
+}
+
 /// How token vectors are pooled into a sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PoolingArg {
@@ -225,6 +243,10 @@ mod tests {
         for f in FusionArg::value_variants() {
             let name = f.to_possible_value().unwrap().get_name().to_string();
             assert_eq!(name.parse::<Rule>().unwrap(), Rule::from(*f));
+        }
+        for a in AbsentArg::value_variants() {
+            let name = a.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(name.parse::<Absent>().unwrap(), Absent::from(*a));
         }
     }
 }

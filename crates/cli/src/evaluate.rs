@@ -85,6 +85,10 @@ pub struct EvaluateArgs {
     /// those aspects; adds "cross-fitted" keys to hosts.csv).
     #[arg(long)]
     cross_fit: bool,
+    /// Also write OUT/host_pvalues.csv: every host test process's calibrated p-value per
+    /// aspect and combination, the numbers the host view fuses (to try other rules).
+    #[arg(long)]
+    host_p_values: bool,
     /// Save each context's best autoencoder for `apt-llm score` (into OUT/models).
     #[arg(long)]
     save_models: bool,
@@ -160,6 +164,7 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
         quiet: a.quiet,
         save_models: a.save_models.then(|| a.out.join("models")),
         cross_fit: a.cross_fit,
+        host_p_values: a.host_p_values.then(|| a.out.join("host_pvalues.csv")),
         ..Default::default()
     };
     if let Some(f) = &a.figure_context {

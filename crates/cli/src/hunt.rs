@@ -2,7 +2,7 @@
 //! per-aspect models fitted (and saved with `--save-models`) or read with `--model`.
 
 use crate::BoxError;
-use crate::choices::{BackendArg, DetectorArg, FusionArg, OnOff, PrecisionArg};
+use crate::choices::{AbsentArg, BackendArg, DetectorArg, FusionArg, OnOff, PrecisionArg};
 use apt_llm::detect::Representation;
 use apt_llm::embed::cache_dir;
 use apt_llm::provenance::{Aspect, Catalog, HostId, LabeledContext, default_data_root};
@@ -59,6 +59,10 @@ pub struct HuntArgs {
     /// How per-aspect tail probabilities are fused (default: fisher).
     #[arg(long, value_enum)]
     fusion: Option<FusionArg>,
+    /// What an aspect a process is absent from contributes (default: neutral, i.e. the
+    /// process is ordinary there; skip fuses only the aspects it appears in).
+    #[arg(long, value_enum)]
+    absent: Option<AbsentArg>,
     /// Share of each aspect's processes held out (by a seeded hash of the id) to calibrate
     /// its scores (default: 0.1).
     #[arg(long)]
@@ -170,6 +174,7 @@ fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
             ..Default::default()
         },
         fusion: a.fusion.unwrap_or(FusionArg::Fisher).into(),
+        absent: a.absent.unwrap_or(AbsentArg::Neutral).into(),
         calibration_fraction: calibration,
         explain: a.explain.min(a.top),
     };
@@ -196,6 +201,7 @@ fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
         prior: a.prior.map(|s| s == OnOff::On),
         epochs: a.epochs,
         fusion: a.fusion.map(Into::into),
+        absent: a.absent.map(Into::into),
         calibration_fraction: a.calibration,
         seed: a.seed,
         precision: a.precision.map(Into::into),
@@ -240,13 +246,14 @@ fn print_report(a: &HuntArgs, report: &HuntReport, calibration: f64) -> Result<(
         return Ok(());
     }
     println!(
-        "{}: {} processes over {} ({} in some aspects only); {} ⊕ {}; each aspect calibrated on {:.0} % of its processes",
+        "{}: {} processes over {} ({} in some aspects only); {} ⊕ {} (absent aspects: {}); each aspect calibrated on {:.0} % of its processes",
         report.host,
         report.processes,
         report.aspects.join("+"),
         report.partial,
         report.combination,
         report.fusion,
+        report.absent,
         calibration * 100.0
     );
     for (c, why) in &report.left_out {

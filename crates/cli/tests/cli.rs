@@ -227,7 +227,7 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
             "--encoders",
         ])
         .arg(&model)
-        .args(["--detectors", "all", "--out"])
+        .args(["--detectors", "all", "--host-p-values", "--out"])
         .arg(out.path()));
     assert!(stdout.contains("mean over 3 contexts"), "{stdout}");
     // The bundled default is one host seen through three aspects: the host view is there.
@@ -250,9 +250,34 @@ fn evaluate_synthetic_end_to_end_and_score_with_a_saved_model() {
     // 3 contexts x (3 autoencoders x 2 attention settings x 2 prior settings + 8 baselines).
     assert_eq!(csv.lines().count(), 1 + 3 * 20);
     let hosts = std::fs::read_to_string(out.path().join("hosts.csv")).unwrap();
-    // 1 host x (20 combinations alone + 12 autoencoder combinations x 8 baselines in
-    // pairs) x 3 fusion rules (held-out calibration only: no --cross-fit).
-    assert_eq!(hosts.lines().count(), 1 + (20 + 12 * 8) * 3, "{hosts}");
+    // 1 host x (20 combinations alone + 12 autoencoder combinations x 4 counting
+    // baselines in pairs: Rarity, AVF, OC3, OC3-transductive) x 3 fusion rules x 2
+    // policies for absent aspects (held-out calibration only: no --cross-fit).
+    assert_eq!(hosts.lines().count(), 1 + (20 + 12 * 4) * 3 * 2, "{hosts}");
+    // The p-values the host view fused: a row per test process and aspect it is in,
+    // a column per combination, every value a p-value.
+    let pv = std::fs::read_to_string(out.path().join("host_pvalues.csv")).unwrap();
+    let mut lines = pv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..4], ["host", "process", "attack", "aspect"]);
+    assert_eq!(header.len(), 4 + 20, "{header:?}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 10, "{} rows", rows.len());
+    let mut seen = std::collections::HashSet::new();
+    for r in &rows {
+        assert_eq!(r.len(), header.len(), "{r:?}");
+        assert_eq!(r[0], "pandex/cadets-synthetic");
+        assert!(r[2] == "true" || r[2] == "false", "{r:?}");
+        assert!(seen.insert((r[1], r[3])), "{r:?} twice");
+        for v in &r[4..] {
+            let p: f64 = v.parse().unwrap();
+            assert!(p > 0.0 && p <= 1.0, "{r:?}");
+        }
+    }
+    assert!(
+        rows.iter().any(|r| r[2] == "true"),
+        "test attacks are there"
+    );
     assert!(csv.starts_with("context,scenario,os,aspect,encoder,detector,attention,prior,auc,pr_auc,ndcg,tie_ceiling,train_rows,test_rows,attacks,seconds"));
 
     let Some(data) = apt_llm_testkit::data_root() else {
@@ -477,6 +502,7 @@ fn hunt_ranks_a_hosts_processes_across_aspects() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["ranked"].as_array().unwrap().len(), 102);
     assert_eq!(v["fusion"], "fisher");
+    assert_eq!(v["absent"], "neutral");
     // A host that does not exist, and a transductive detector, are clear errors.
     let out = apt_llm()
         .args(["hunt", "--host", "bovia/nowhere", "--data"])

@@ -6,14 +6,18 @@
 //! ([`Calibrator`]), then fuses the probabilities of one process into one
 //! ([`FusionRule`]: [`Fisher`], [`Sidak`], [`Cauchy`], or your own).
 //!
-//! A process absent from a view contributes nothing: the rules take the probabilities
-//! of the views it appears in, so a process seen in one view keeps that view's
-//! probability (every rule here maps a single probability to itself), and more views
-//! can only add evidence. No label is used anywhere: calibration needs normal scores
-//! from processes that are neither trained on nor tested.
+//! A process absent from a view (no rows of that kind: no network flow, say) is ordinary
+//! there by default ([`Absent::Neutral`]): it contributes the rule's neutral p-value
+//! ([`FusionRule::neutral`]), so every process of a host is fused over the same views
+//! and the same evidence weighs the same wherever else a process appears.
+//! [`Absent::Skip`] fuses only the views a process appears in instead: a process seen in
+//! one view keeps that view's p-value, but its correction for multiple views is milder
+//! than for a process seen everywhere (with Fisher, p = 0.01 alone fuses to 0.01, while
+//! 0.01 beside two ordinary views fuses to 0.16). No label is used anywhere: calibration
+//! needs normal scores from processes that are neither trained on nor tested.
 //!
 //! ```
-//! use apt_llm_fusion::{Calibrator, Fisher, FusionRule, Sidak};
+//! use apt_llm_fusion::{Absent, Calibrator, Fisher, FusionRule, Sidak};
 //!
 //! // Held-out normal scores of two views (weights = processes sharing the score).
 //! let events = Calibrator::new(&[0.1, 0.2, 0.3, 0.4], Some(&[10.0, 5.0, 3.0, 1.0]))?;
@@ -24,6 +28,10 @@
 //! let fused = Fisher.fuse(&p);
 //! assert!(fused < p[0] && fused < p[1]); // two weak signals make a stronger one
 //! assert!((Sidak.fuse(&p[..1]) - p[0]).abs() < 1e-12); // one view: its own p
+//! // A process without network flows is ordinary there, not unseen.
+//! let views = vec![vec![Some(0.01)], vec![None]];
+//! let neutral = apt_llm_fusion::fuse_processes(&Fisher, &views, Absent::Neutral);
+//! assert_eq!(neutral[0].0, Fisher.score(&[0.01, 1.0]));
 //! # Ok::<(), apt_llm_fusion::FusionError>(())
 //! ```
 
@@ -46,6 +54,9 @@ pub enum FusionError {
     /// An unknown rule name.
     #[error("unknown fusion rule {0:?} (fisher, sidak, cauchy)")]
     UnknownRule(String),
+    /// An unknown policy for absent views.
+    #[error("unknown policy for absent views {0:?} (neutral, skip)")]
+    UnknownAbsent(String),
 }
 
 /// Empirical tail probability of a score among held-out normal scores:
@@ -150,6 +161,12 @@ pub trait FusionRule: Send + Sync {
     fn name(&self) -> String;
     /// The fused p-value of `p` (each in (0, 1]); `1.0` for an empty slice.
     fn fuse(&self, p: &[f64]) -> f64;
+    /// The p-value that carries no evidence under this rule: what a view a process is
+    /// absent from contributes under [`Absent::Neutral`]. `1.0` (Fisher's `-ln 1 = 0`,
+    /// the minimum's identity); the Cauchy combination's is `0.5` (`tan 0 = 0`).
+    fn neutral(&self) -> f64 {
+        1.0
+    }
     /// The fused score, higher = more anomalous: `-ln(fused p)`.
     fn score(&self, p: &[f64]) -> f64 {
         -self.fuse(p).max(f64::MIN_POSITIVE).ln()
@@ -217,6 +234,9 @@ impl Cauchy {
 impl FusionRule for Cauchy {
     fn name(&self) -> String {
         "cauchy".into()
+    }
+    fn neutral(&self) -> f64 {
+        0.5
     }
     fn fuse(&self, p: &[f64]) -> f64 {
         if p.is_empty() {
@@ -288,17 +308,78 @@ impl FromStr for Rule {
     }
 }
 
+/// What a view a process is absent from contributes to its fused p-value.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Absent {
+    /// The rule's [`FusionRule::neutral`] p-value: the process is ordinary in that view,
+    /// and every process is fused over the same views.
+    #[default]
+    Neutral,
+    /// Nothing: only the views the process appears in are fused.
+    Skip,
+}
+
+impl Absent {
+    /// Both policies.
+    pub const ALL: [Absent; 2] = [Absent::Neutral, Absent::Skip];
+    /// Name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Absent::Neutral => "neutral",
+            Absent::Skip => "skip",
+        }
+    }
+}
+
+impl fmt::Display for Absent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Absent {
+    type Err = FusionError;
+    fn from_str(s: &str) -> Result<Absent, FusionError> {
+        Absent::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| FusionError::UnknownAbsent(s.to_string()))
+    }
+}
+
 /// Fuse per-view p-values of many processes: `views[v][i]` is process `i`'s p-value in
-/// view `v`, `None` where the process is absent from that view. Returns one score per
-/// process (higher = more anomalous) and how many views each was seen in.
-pub fn fuse_processes(rule: &dyn FusionRule, views: &[Vec<Option<f64>>]) -> Vec<(f64, usize)> {
+/// view `v`, `None` where the process is absent from that view (filled in as `absent`
+/// says). Returns one score per process (higher = more anomalous) and how many views
+/// each was seen in.
+pub fn fuse_processes(
+    rule: &dyn FusionRule,
+    views: &[Vec<Option<f64>>],
+    absent: Absent,
+) -> Vec<(f64, usize)> {
     let n = views.first().map_or(0, Vec::len);
+    let neutral = rule.neutral();
     let mut buf = Vec::with_capacity(views.len());
     (0..n)
         .map(|i| {
             buf.clear();
-            buf.extend(views.iter().filter_map(|v| v.get(i).copied().flatten()));
-            (rule.score(&buf), buf.len())
+            let mut seen = 0;
+            for v in views {
+                match (v.get(i).copied().flatten(), absent) {
+                    (Some(p), _) => {
+                        seen += 1;
+                        buf.push(p);
+                    }
+                    (None, Absent::Neutral) => buf.push(neutral),
+                    (None, Absent::Skip) => {}
+                }
+            }
+            if seen == 0 {
+                return (0.0, 0); // seen nowhere: no evidence at all
+            }
+            (rule.score(&buf), seen)
         })
         .collect()
 }
@@ -391,18 +472,45 @@ mod tests {
     }
 
     #[test]
-    fn missing_views_contribute_nothing() {
+    fn skipped_views_contribute_nothing() {
         let views = vec![
             vec![Some(0.01), None, Some(0.5)],
             vec![None, None, Some(0.5)],
         ];
-        let out = fuse_processes(&Fisher, &views);
+        let out = fuse_processes(&Fisher, &views, Absent::Skip);
         assert_abs_diff_eq!(out[0].0, -(0.01f64.ln()), epsilon = 1e-9);
         assert_eq!(out[0].1, 1);
         assert_eq!(out[1], (0.0, 0)); // seen nowhere: p = 1
         assert_eq!(out[2].1, 2);
         // A process rare in one view outranks one that is ordinary in two.
         assert!(out[0].0 > out[2].0);
+    }
+
+    /// Under `Neutral`, absence is the same as an ordinary view, for every rule: the
+    /// same evidence scores the same whether or not the process appears elsewhere.
+    #[test]
+    fn neutral_absence_equals_an_ordinary_view() {
+        for r in Rule::ALL {
+            let rule = r.rule();
+            let n = rule.neutral();
+            let views = vec![
+                vec![Some(0.01), Some(0.01), None],
+                vec![None, Some(n), None],
+                vec![Some(0.2), Some(0.2), None],
+            ];
+            let out = fuse_processes(&*rule, &views, Absent::Neutral);
+            assert_eq!(out[0].0, out[1].0, "{r}");
+            assert_eq!((out[0].1, out[1].1), (2, 3), "{r}");
+            assert_eq!(out[2], (0.0, 0), "{r}: seen nowhere");
+            // The neutral value adds no evidence: fusing it beside one view never makes
+            // the process look rarer than that view alone says.
+            assert!(rule.fuse(&[0.01, n]) >= 0.01 - 1e-12, "{r}");
+            // Skip differs: the absent view relaxes the correction.
+            let skip = fuse_processes(&*rule, &views, Absent::Skip);
+            assert!(skip[0].0 >= out[0].0 - 1e-12, "{r}");
+        }
+        assert_eq!("Skip".parse::<Absent>(), Ok(Absent::Skip));
+        assert!("zero".parse::<Absent>().is_err());
     }
 
     #[test]

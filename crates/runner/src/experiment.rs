@@ -14,7 +14,7 @@ use apt_llm_detect::{
     Representation, TrainSet,
 };
 use apt_llm_embed::{Backend, Device, Precision, SentenceEncoder};
-use apt_llm_fusion::{Calibrator, Rule};
+use apt_llm_fusion::{Absent, Calibrator, Rule};
 use apt_llm_metrics::{summarize, tie_ceiling};
 use apt_llm_provenance::{
     Catalog, Context, ContextId, LabeledContext, Patterns, SplitConfig, SyntheticConfig,
@@ -120,10 +120,16 @@ pub struct ExperimentConfig {
     pub save_models: Option<PathBuf>,
     /// How the host view fuses per-aspect p-values (each rule is a row of `hosts.csv`).
     pub fusion: Vec<Rule>,
+    /// What an aspect a process is absent from contributes to its fused p-value (each
+    /// policy is a row of `hosts.csv`; the honest selection chooses).
+    pub absent: Vec<Absent>,
     /// Also calibrate small aspects against out-of-fold scores of their training normals
     /// (`Calibration::Crossfit` rows in the host view; see `crossfit`). Off by default:
     /// it refits every detector five times on those aspects.
     pub cross_fit: bool,
+    /// Also write every host's calibrated per-aspect p-values here (CSV, see
+    /// [`crate::hosts::write_host_p_values`]): what the host view fuses, for other rules.
+    pub host_p_values: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ExperimentConfig {
@@ -144,6 +150,7 @@ impl std::fmt::Debug for ExperimentConfig {
             .field("seed", &self.seed)
             .field("epochs", &self.epochs)
             .field("fusion", &self.fusion)
+            .field("absent", &self.absent)
             .field("cross_fit", &self.cross_fit)
             .finish_non_exhaustive()
     }
@@ -173,7 +180,9 @@ impl Default for ExperimentConfig {
             explain: 3,
             save_models: None,
             fusion: Rule::ALL.to_vec(),
+            absent: Absent::ALL.to_vec(),
             cross_fit: false,
+            host_p_values: None,
         }
     }
 }
@@ -425,19 +434,28 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
             start.elapsed().as_secs_f64()
         );
     }
+    let calibrations = if cfg.cross_fit {
+        &crate::hosts::Calibration::BOTH[..]
+    } else {
+        &crate::hosts::Calibration::BOTH[..1]
+    };
     let (hosts, host_rows) = crate::hosts::host_view(
         &report,
         &contexts,
         &cfg.split,
         &cfg.fusion,
-        if cfg.cross_fit {
-            &crate::hosts::Calibration::BOTH[..]
-        } else {
-            &crate::hosts::Calibration::BOTH[..1]
-        },
+        calibrations,
+        &cfg.absent,
         cfg.min_test_normals,
         cfg.explain,
     );
+    if let Some(path) = &cfg.host_p_values {
+        crate::hosts::write_host_p_values(path, &report, &contexts, &cfg.split, calibrations)
+            .map_err(|source| RunnerError::Io {
+                path: path.clone(),
+                source,
+            })?;
+    }
     report.hosts = hosts;
     report.host_rows = host_rows;
     report.seconds = start.elapsed().as_secs_f64();

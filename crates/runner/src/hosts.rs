@@ -7,10 +7,12 @@
 //! not fused: it is the join of the other views, kept as the paper's baseline context.
 //!
 //! Candidates are each combination alone and *pairs*: every APT-LLM combination with
-//! every baseline (`MiniLM / DAE & - / OC3`), both calibrated in each view and fused there
-//! by the same rule before the views are fused. An embedding autoencoder and an
-//! attribute-set detector miss different attacks; on the DARPA hosts the pair is what
-//! lifts the fused ranking above the best single aspect.
+//! every baseline that counts patterns or attributes (OC3, AVF, Rarity: `MiniLM / DAE &
+//! - / OC3`), both calibrated in each view and fused there by the same rule before the
+//! views are fused. An embedding autoencoder and a counting detector miss different
+//! attacks; an embedding baseline (IForest, OC-SVM, DBSCAN) would repeat the
+//! autoencoder's view. Each candidate is fused under both policies for aspects a process
+//! is absent from ([`Absent`]).
 //!
 //! Selection at host level is honest: the combination (encoder, detector, settings and
 //! fusion rule) reported for a host is the one with the best mean AUC over the *other*
@@ -18,7 +20,7 @@
 //! beside it.
 
 use crate::experiment::{ContextOutcome, ExperimentReport, detector_label};
-use apt_llm_fusion::{Rule, fuse_processes};
+use apt_llm_fusion::{Absent, Rule, fuse_processes};
 use apt_llm_metrics::summarize;
 use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, SplitConfig};
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,9 @@ pub struct HostRow {
     pub fusion: String,
     /// Which normal scores calibrated the p-values (see [`Calibration`]).
     pub calibration: Calibration,
+    /// What an aspect a process is absent from contributes (see [`Absent`]).
+    #[serde(default)]
+    pub absent: Absent,
     pub apt_llm: bool,
     pub auc: f64,
     pub pr_auc: f64,
@@ -60,10 +65,14 @@ impl HostRow {
     /// `encoder / detector[+attn][+freq][ & partner] ⊕ rule`, the key selections compare.
     pub fn key(&self) -> String {
         format!(
-            "{} ⊕ {}{}",
+            "{} ⊕ {}{}{}",
             self.combination(),
             self.fusion,
-            self.calibration.suffix()
+            self.calibration.suffix(),
+            match self.absent {
+                Absent::Neutral => "",
+                Absent::Skip => " (present only)",
+            }
         )
     }
     /// `encoder / detector[+attn][+freq][ & partner]`: what is fused, before the rule.
@@ -361,15 +370,25 @@ fn candidate_p_views<'a>(
     std::borrow::Cow::Owned(fused)
 }
 
+/// A baseline that counts patterns or attributes instead of modelling the embeddings'
+/// geometry (OC3, AVF, Rarity, or a detector of attribute rows of your own): the
+/// partner that sees what an embedding autoencoder misses. Embedding detectors (IForest,
+/// OC-SVM, DBSCAN) would only repeat the autoencoder's view.
+fn counts_patterns(sc: &crate::ScoredCombination) -> bool {
+    !sc.apt_llm && (sc.encoder == "-" || sc.detector == crate::DetectorChoice::Rarity.name())
+}
+
 /// Compute the host view of a finished per-context run. `contexts` are the contexts of
 /// the run, in the order of `report.contexts`; `calibrations` the normal-score sets tried
-/// (each a set of rows).
+/// (each a set of rows); `absents` the policies tried for aspects a process is absent from.
+#[allow(clippy::too_many_arguments)]
 pub fn host_view(
     report: &ExperimentReport,
     contexts: &[LabeledContext],
     split: &SplitConfig,
     rules: &[Rule],
     calibrations: &[Calibration],
+    absents: &[Absent],
     min_test_normals: usize,
     explain: usize,
 ) -> (Vec<HostOutcome>, Vec<HostRow>) {
@@ -426,10 +445,10 @@ pub fn host_view(
         }
         let first = &hv.outcomes[0].scored;
         // Candidates: each combination alone, and each APT-LLM combination paired with
-        // each baseline (both fused inside every aspect, then across aspects).
+        // each counting baseline (both fused inside every aspect, then across aspects).
         let mut candidates: Vec<(usize, Option<usize>)> = keys.iter().map(|&k| (k, None)).collect();
         for &a in keys.iter().filter(|&&k| first[k].apt_llm) {
-            for &b in keys.iter().filter(|&&k| !first[k].apt_llm) {
+            for &b in keys.iter().filter(|&&k| counts_patterns(&first[k])) {
                 candidates.push((a, Some(b)));
             }
         }
@@ -444,10 +463,13 @@ pub fn host_view(
             // Each member's p-values once; the rules only differ in how they are fused.
             let own = member_p_views(hv, &group_of, &test_keys, k, calibration);
             let other = partner.map(|b| member_p_views(hv, &group_of, &test_keys, b, calibration));
-            for &rule in rules {
+            for (&rule, &absent) in rules
+                .iter()
+                .flat_map(|r| absents.iter().map(move |a| (r, a)))
+            {
                 let rule_impl = rule.rule();
                 let p_views = candidate_p_views(&own, other.as_deref(), &*rule_impl);
-                let f = fuse_processes(&*rule_impl, &p_views);
+                let f = fuse_processes(&*rule_impl, &p_views, absent);
                 let scores: Vec<f64> = f.iter().map(|v| v.0).collect();
                 let row = HostRow {
                     host: index.host.to_string(),
@@ -461,6 +483,7 @@ pub fn host_view(
                     partner: partner.map(|b| first[b].combination.clone()),
                     fusion: rule.name().into(),
                     calibration,
+                    absent,
                     apt_llm: sc0.apt_llm && partner.is_none(),
                     auc: f64::NAN,
                     pr_auc: f64::NAN,
@@ -600,7 +623,8 @@ pub fn host_view(
         let Some(chosen) = host_rows.iter().find(|r| r.key() == key) else {
             continue;
         };
-        let (rule, calibration) = (chosen.fusion.clone(), chosen.calibration);
+        let (rule, calibration, absent) =
+            (chosen.fusion.clone(), chosen.calibration, chosen.absent);
         o.honest_aspects_alone = alone_of_host[h].get(&key).cloned().unwrap_or_default();
         o.baselines = host_rows
             .iter()
@@ -609,6 +633,7 @@ pub fn host_view(
                     && r.partner.is_none()
                     && r.fusion == rule
                     && r.calibration == calibration
+                    && r.absent == absent
             })
             .map(|r| (detector_label(&r.detector, r.attention, r.prior), r.auc))
             .collect();
@@ -673,4 +698,96 @@ pub fn honest_host_mean(hosts: &[HostOutcome]) -> Option<(f64, usize)> {
         .filter_map(|h| h.honest.as_ref().map(|x| x.1))
         .collect();
     (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64, v.len()))
+}
+
+/// Write every host's calibrated per-aspect p-values to `path` as CSV, one row per host
+/// test process × aspect it appears in: `host,process,attack,aspect`, then one column per
+/// combination × calibration (`<combination>` for held-out, `<combination> (cross-fitted)`
+/// when cross-fitting ran). These are exactly the numbers the host view fuses, so a user
+/// can try another fusion rule offline. Returns the rows written.
+pub fn write_host_p_values(
+    path: &std::path::Path,
+    report: &ExperimentReport,
+    contexts: &[LabeledContext],
+    split: &SplitConfig,
+    calibrations: &[Calibration],
+) -> std::io::Result<usize> {
+    use std::io::Write;
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let views = host_views(report, contexts);
+    // Columns: the combinations of every host, in first-seen order.
+    let mut columns: Vec<(String, Calibration)> = Vec::new();
+    for hv in &views {
+        for sc in &hv.outcomes[0].scored {
+            for &cal in calibrations {
+                if !columns
+                    .iter()
+                    .any(|(c, k)| *c == sc.combination && *k == cal)
+                {
+                    columns.push((sc.combination.clone(), cal));
+                }
+            }
+        }
+    }
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write!(w, "host,process,attack,aspect")?;
+    for (c, cal) in &columns {
+        write!(w, ",{}", quote(&format!("{c}{}", cal.suffix())))?;
+    }
+    writeln!(w)?;
+    let mut written = 0;
+    for hv in &views {
+        let index = &hv.index;
+        for (v, o) in hv.outcomes.iter().enumerate() {
+            let group_of: HashMap<String, usize> = o
+                .test_processes
+                .iter()
+                .map(|(id, g)| (id.to_ascii_lowercase(), *g))
+                .collect();
+            let cols: Vec<Option<&[f64]>> = columns
+                .iter()
+                .map(|(c, cal)| {
+                    o.scored
+                        .iter()
+                        .find(|s| &s.combination == c)
+                        .map(|sc| cal.p_values(sc))
+                        .filter(|p| !p.is_empty())
+                })
+                .collect();
+            for i in 0..index.len() {
+                if index.rows[v][i].is_none()
+                    || split.part_of(&index.processes[i], index.attack[i]) != Part::Test
+                {
+                    continue;
+                }
+                let Some(&g) = group_of.get(&index.processes[i].to_ascii_lowercase()) else {
+                    continue;
+                };
+                write!(
+                    w,
+                    "{},{},{},{}",
+                    index.host,
+                    quote(&index.processes[i]),
+                    index.attack[i],
+                    o.aspect
+                )?;
+                for p in &cols {
+                    match p.and_then(|p| p.get(g)) {
+                        Some(x) => write!(w, ",{x:e}")?,
+                        None => write!(w, ",")?,
+                    }
+                }
+                writeln!(w)?;
+                written += 1;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(written)
 }

@@ -11,7 +11,7 @@
 //! be ranked again without fitting; [`hunt`] fits and ranks in one go.
 //!
 //! ```no_run
-//! use apt_llm_fusion::Rule;
+//! use apt_llm_fusion::{Absent, Rule};
 //! use apt_llm_provenance::{Aspect, Catalog, HostId};
 //! use apt_llm_runner::{DetectorChoice, ExperimentConfig, HuntConfig, HuntModels, registry};
 //!
@@ -23,6 +23,7 @@
 //!         ..Default::default()
 //!     },
 //!     fusion: Rule::Fisher,
+//!     absent: Absent::Neutral,
 //!     calibration_fraction: 0.1,
 //!     explain: 5,
 //! };
@@ -52,7 +53,7 @@ use apt_llm_detect::{
     DEFAULT_BLEND, DEFAULT_PERCENTILE, Detector, FittedDetector, FrequencyPrior, Representation,
 };
 use apt_llm_embed::SentenceEncoder;
-use apt_llm_fusion::{Rule, fuse_processes};
+use apt_llm_fusion::{Absent, Rule, fuse_processes};
 use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, Patterns, SplitConfig};
 use apt_llm_textualize::Template;
 use ndarray::Array2;
@@ -67,6 +68,9 @@ pub struct HuntConfig {
     /// (`On` or `Off`), template, seed, epochs, cache.
     pub experiment: ExperimentConfig,
     pub fusion: Rule,
+    /// What an aspect a process is absent from contributes (`Absent::Neutral`: it is
+    /// ordinary there).
+    pub absent: Absent,
     /// Share of each aspect's processes held out to calibrate its scores (default 0.1).
     pub calibration_fraction: f64,
     /// How many top processes to explain.
@@ -79,6 +83,9 @@ pub struct HuntReport {
     pub host: String,
     pub combination: String,
     pub fusion: String,
+    /// What an aspect a process is absent from contributed (`neutral`, `skip`).
+    #[serde(default)]
+    pub absent: String,
     /// The aspects fused, and those left out with the reason.
     pub aspects: Vec<String>,
     pub left_out: Vec<(String, String)>,
@@ -287,7 +294,11 @@ impl HuntModels {
                 view.part[r] == Part::Train
             }));
         }
-        let fused = fuse_processes(&*self.settings.fusion.rule(), &p_views);
+        let fused = fuse_processes(
+            &*self.settings.fusion.rule(),
+            &p_views,
+            self.settings.absent,
+        );
         let mut order: Vec<usize> = (0..index.len()).collect();
         order.sort_by(|&a, &b| {
             fused[b]
@@ -319,6 +330,7 @@ impl HuntModels {
             host: index.host.to_string(),
             combination: self.combination.clone(),
             fusion: self.settings.fusion.name().into(),
+            absent: self.settings.absent.name().into(),
             aspects: index
                 .aspects
                 .iter()
@@ -552,6 +564,7 @@ fn fit_host<'a>(
             attention: plan.entry.attention,
             prior: plan.prior,
             fusion: cfg.fusion,
+            absent: cfg.absent,
             calibration_fraction: cfg.calibration_fraction,
             seed: exp.seed,
             epochs: exp.epochs,

@@ -132,12 +132,12 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
     let p = dir.join("results.csv");
     std::fs::write(&p, csv).map_err(|e| io(&p, e))?;
     let mut hosts = String::from(
-        "host,scenario,os,aspects,encoder,detector,attention,prior,fusion,auc,pr_auc,ndcg,test_processes,attacks,honest,calibration,partner\n",
+        "host,scenario,os,aspects,encoder,detector,attention,prior,fusion,auc,pr_auc,ndcg,test_processes,attacks,honest,calibration,partner,absent\n",
     );
     for r in &report.host_rows {
         let _ = writeln!(
             hosts,
-            "{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{},{}",
             r.host,
             r.scenario,
             r.os,
@@ -154,7 +154,8 @@ pub fn write_tables(report: &ExperimentReport, dir: &Path) -> Result<()> {
             r.attacks,
             r.honest,
             r.calibration.name(),
-            r.partner.as_deref().unwrap_or("")
+            r.partner.as_deref().unwrap_or(""),
+            r.absent.name()
         );
     }
     let p = dir.join("hosts.csv");
@@ -427,7 +428,7 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
     let _ = writeln!(md, "\n## The host view: every aspect of a process fused\n");
     let _ = writeln!(
         md,
-        "Per host (scenario × performer), each aspect's scores are turned into tail probabilities against held-out normal processes of that aspect, then fused per process (`⊕ fisher`: Fisher's method; `⊕ sidak`: Šidák-corrected minimum; `⊕ cauchy`: Cauchy combination). Keys marked *(cross-fitted)* calibrate against the held-out normals plus out-of-fold scores of the training normals on aspects whose held-out normals are fewer than 100 processes (each training normal scored by a model refitted without its fold: as honest as the held-out set, finer on small aspects). Keys `A & B` fuse an APT-LLM combination and a baseline inside every aspect with the same rule, then across aspects. A process absent from an aspect contributes nothing there. The *honest* pick is the combination, rule and calibration with the best mean AUC over the other counted hosts (leave-one-host-out; none when there is no other host); *paper* is the best APT-LLM combination on the host itself. *Best aspect* is the best per-context honest AUC among the host's aspects. Baselines are fused with the honest pick's rule. ProcessAll is not fused (it joins the other aspects).\n"
+        "Per host (scenario × performer), each aspect's scores are turned into tail probabilities against held-out normal processes of that aspect, then fused per process (`⊕ fisher`: Fisher's method; `⊕ sidak`: Šidák-corrected minimum; `⊕ cauchy`: Cauchy combination). Keys marked *(cross-fitted)* calibrate against the held-out normals plus out-of-fold scores of the training normals on aspects whose held-out normals are fewer than 100 processes (each training normal scored by a model refitted without its fold: as honest as the held-out set, finer on small aspects). Keys `A & B` fuse an APT-LLM combination and a counting baseline (OC3, AVF, Rarity) inside every aspect with the same rule, then across aspects. A process absent from an aspect (no rows of that kind) is ordinary there: it contributes the rule's neutral p-value (1 for Fisher and Šidák, 0.5 for Cauchy), so every process of a host is fused over the same aspects; keys marked *(present only)* fuse only the aspects a process appears in. The *honest* pick is the combination, rule, calibration and absent-aspect policy with the best mean AUC over the other counted hosts (leave-one-host-out; none when there is no other host); *paper* is the best APT-LLM combination on the host itself. *Best aspect* is the best per-context honest AUC among the host's aspects. Baselines are fused with the honest pick's rule. ProcessAll is not fused (it joins the other aspects).\n"
     );
     let names: Vec<String> = {
         let mut v: Vec<String> = report

@@ -6,7 +6,7 @@
 use apt_llm_autoencoders::Scaling;
 use apt_llm_detect::{TrainSet, saved_kind};
 use apt_llm_embed::{ModelIdentity, SentenceEncoder};
-use apt_llm_fusion::Rule;
+use apt_llm_fusion::{Absent, Rule};
 use apt_llm_provenance::{Aspect, Catalog, HostId, LabeledContext, SyntheticConfig};
 use apt_llm_runner::{
     DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, HuntModelError, HuntModels,
@@ -25,6 +25,7 @@ fn config(detector: DetectorChoice) -> HuntConfig {
             ..Default::default()
         },
         fusion: Rule::Fisher,
+        absent: Absent::Neutral,
         calibration_fraction: 0.1,
         explain: 5,
     }
@@ -65,6 +66,7 @@ fn assert_same(fitted: &HuntReport, loaded: &HuntReport) {
     assert_eq!(fitted.host, loaded.host);
     assert_eq!(fitted.combination, loaded.combination);
     assert_eq!(fitted.fusion, loaded.fusion);
+    assert_eq!(fitted.absent, loaded.absent);
     assert_eq!(fitted.aspects, loaded.aspects);
     assert_eq!(fitted.left_out, loaded.left_out);
     assert_eq!(fitted.processes, loaded.processes);
@@ -271,6 +273,25 @@ fn a_missing_garbage_or_truncated_manifest_is_refused_naming_it() {
         matches!(&e, HuntModelError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
         "{e:?}"
     );
+}
+
+/// A manifest written before the absent-aspect setting fused the present aspects only:
+/// it reads back as `skip`, and ranks as such.
+#[test]
+fn a_manifest_without_the_absent_setting_reads_as_skip() {
+    let (dir, manifest, _) = saved();
+    let mut doc = read_json(&manifest);
+    assert_eq!(doc["settings"]["absent"], "neutral");
+    doc["settings"].as_object_mut().unwrap().remove("absent");
+    write_json(&manifest, &doc);
+    let old = HuntModels::load(dir.path(), &registry()).unwrap();
+    assert_eq!(old.settings.absent, Absent::Skip);
+    let host = synthetic_host(30);
+    let report = old.rank(&host, None, 0).unwrap();
+    assert_eq!(report.absent, "skip");
+    doc["settings"]["absent"] = "sometimes".into();
+    write_json(&manifest, &doc);
+    refused(dir.path(), &["hunt.json", "sometimes"]);
 }
 
 #[test]
@@ -633,6 +654,13 @@ fn saved_models_refuse_other_data_and_other_settings_naming_both() {
                 ..Default::default()
             },
             ["fusion", "fisher", "cauchy"],
+        ),
+        (
+            HuntRequest {
+                absent: Some(Absent::Skip),
+                ..Default::default()
+            },
+            ["absent", "neutral", "skip"],
         ),
         (
             HuntRequest {

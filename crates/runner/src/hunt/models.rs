@@ -21,7 +21,7 @@ use crate::model_file::{ModelFile, ModelFileError, ModelMismatch, SaveRequest, s
 use apt_llm_autoencoders::Scaling;
 use apt_llm_detect::{DetectError, FittedDetector, Registry, Representation, saved_kind};
 use apt_llm_embed::{Backend, Device, ModelIdentity, Precision, SentenceEncoder};
-use apt_llm_fusion::{Calibrator, FusionError, Rule};
+use apt_llm_fusion::{Absent, Calibrator, FusionError, Rule};
 use apt_llm_provenance::{Aspect, ContextId, HostId};
 use apt_llm_textualize::Template;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,10 @@ pub struct HuntSettings {
     pub prior: bool,
     /// How the aspects' tail probabilities are fused.
     pub fusion: Rule,
+    /// What an aspect a process is absent from contributes. Manifests written before
+    /// this setting existed fused the present aspects only, and read back as `skip`.
+    #[serde(default = "absent_before_the_setting")]
+    pub absent: Absent,
     /// Share of each aspect's processes held out to calibrate its scores.
     pub calibration_fraction: f64,
     /// Seed of the calibration split and of the detectors.
@@ -134,6 +138,7 @@ pub struct HuntRequest {
     /// Autoencoders only, as in a fit.
     pub epochs: Option<usize>,
     pub fusion: Option<Rule>,
+    pub absent: Option<Absent>,
     pub calibration_fraction: Option<f64>,
     pub seed: Option<u64>,
     /// The encoder's arithmetic: detectors of embeddings only.
@@ -414,6 +419,9 @@ impl HuntModels {
             differs("fusion", asked.fusion.as_ref(), &s.fusion, |r| {
                 r.name().to_string()
             }),
+            differs("absent", asked.absent.as_ref(), &s.absent, |a| {
+                a.name().to_string()
+            }),
             differs(
                 "calibration",
                 asked.calibration_fraction.as_ref(),
@@ -510,6 +518,10 @@ impl HuntModels {
 }
 
 /// `(setting, saved, asked)` when `asked` is given and differs from `saved`.
+fn absent_before_the_setting() -> Absent {
+    Absent::Skip
+}
+
 fn differs<T: PartialEq>(
     setting: &'static str,
     asked: Option<&T>,
