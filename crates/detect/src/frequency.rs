@@ -435,6 +435,17 @@ impl FrequencyPrior {
                 ));
             }
         }
+        // A plain file name beside this one, as `save` writes it: a saved file is
+        // untrusted and may not point elsewhere (`../`, an absolute path).
+        if Path::new(&saved.inner).file_name() != Some(std::ffi::OsStr::new(&saved.inner)) {
+            return Err(persist_err(
+                path,
+                format!(
+                    "field \"inner\" is {:?}, not a plain file name in this directory",
+                    saved.inner
+                ),
+            ));
+        }
         let inner_path = path
             .parent()
             .map_or_else(|| PathBuf::from(&saved.inner), |d| d.join(&saved.inner));
@@ -709,6 +720,23 @@ mod tests {
             err.contains("prior.json") && err.contains("frequency-prior"),
             "{err}"
         );
+        // An inner file outside the prior's directory is refused before it is read.
+        let good: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        for elsewhere in ["../rarity.json", "/etc/passwd", "sub/prior.json.inner", ""] {
+            let mut doc = good.clone();
+            doc["model"]["inner"] = elsewhere.into();
+            std::fs::write(&p, doc.to_string()).unwrap();
+            let err = FrequencyPrior::load(&p, |inner| {
+                panic!("{} was followed", inner.display())
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("prior.json") && err.contains("inner") && err.contains("plain"),
+                "{elsewhere:?}: {err}"
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
