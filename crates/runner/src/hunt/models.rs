@@ -517,11 +517,13 @@ impl HuntModels {
     }
 }
 
-/// `(setting, saved, asked)` when `asked` is given and differs from `saved`.
+/// What manifests written before the `absent` setting existed did: fuse the present
+/// aspects only.
 fn absent_before_the_setting() -> Absent {
     Absent::Skip
 }
 
+/// `(setting, saved, asked)` when `asked` is given and differs from `saved`.
 fn differs<T: PartialEq>(
     setting: &'static str,
     asked: Option<&T>,
