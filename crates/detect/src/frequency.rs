@@ -727,11 +727,9 @@ mod tests {
             let mut doc = good.clone();
             doc["model"]["inner"] = elsewhere.into();
             std::fs::write(&p, doc.to_string()).unwrap();
-            let err = FrequencyPrior::load(&p, |inner| {
-                panic!("{} was followed", inner.display())
-            })
-            .unwrap_err()
-            .to_string();
+            let err = FrequencyPrior::load(&p, |inner| panic!("{} was followed", inner.display()))
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("prior.json") && err.contains("inner") && err.contains("plain"),
                 "{elsewhere:?}: {err}"
