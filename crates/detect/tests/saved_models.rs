@@ -129,10 +129,17 @@ fn priors_that_form_a_cycle() {
     let b = dir.path().join("other.json");
     std::fs::copy(&a, &b).unwrap();
     edit_json(&a, |v| v["model"]["inner"] = "other.json".into());
-    edit_json(&b, |v| v["model"]["inner"] = "./prior.json".into());
+    edit_json(&b, |v| v["model"]["inner"] = "prior.json".into());
     let msg = load(&a).err().expect("an error").to_string();
     assert!(
         msg.contains("loops back") && msg.contains("other.json"),
+        "{msg}"
+    );
+    // Another spelling of the same file is not a plain file name: refused as such.
+    edit_json(&b, |v| v["model"]["inner"] = "./prior.json".into());
+    let msg = load(&a).err().expect("an error").to_string();
+    assert!(
+        msg.contains("other.json") && msg.contains("not a plain file name"),
         "{msg}"
     );
     // A failed load leaves nothing behind: a good file loads afterwards.
