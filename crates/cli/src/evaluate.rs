@@ -99,7 +99,11 @@ pub struct EvaluateArgs {
 
 /// Check that `out` can hold the results before any work starts: an existing file, an
 /// unwritable place or `OUT/models` being a file would otherwise fail after the whole run.
-fn check_output_dir(out: &std::path::Path, models: bool) -> Result<(), BoxError> {
+fn check_output_dir(
+    out: &std::path::Path,
+    models: bool,
+    host_p_values: bool,
+) -> Result<(), BoxError> {
     if out.exists() && !out.is_dir() {
         return Err(format!("--out {}: exists and is not a directory", out.display()).into());
     }
@@ -115,11 +119,16 @@ fn check_output_dir(out: &std::path::Path, models: bool) -> Result<(), BoxError>
             return Err(format!("{}: exists and is not a directory", m.display()).into());
         }
     }
+    if host_p_values {
+        // Written inside the run: a path that cannot be created would lose the whole run.
+        let p = out.join("host_pvalues.csv");
+        std::fs::File::create(&p).map_err(|e| format!("{}: cannot write it: {e}", p.display()))?;
+    }
     Ok(())
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
-    check_output_dir(&a.out, a.save_models)?;
+    check_output_dir(&a.out, a.save_models, a.host_p_values)?;
     a.device.check_backend(a.backend.into())?;
     let device = a.device.device()?;
     crate::models::prefetch(&a.encoders);

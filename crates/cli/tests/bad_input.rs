@@ -586,3 +586,24 @@ fn hunt_with_a_missing_garbage_or_tampered_model_directory() {
         &["bovia_cadets_PE.pipeline.json", "No such file"],
     );
 }
+
+/// `--host-p-values` is written inside the run: a path that cannot hold it is refused
+/// before any work, naming it, instead of losing the run's results at the end.
+#[test]
+fn evaluate_refuses_a_host_p_values_path_it_cannot_write() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::create_dir(out.path().join("host_pvalues.csv")).unwrap();
+    fails_naming(
+        apt_llm()
+            .args([
+                "evaluate",
+                "--synthetic",
+                "--quiet",
+                "--host-p-values",
+                "--out",
+            ])
+            .arg(out.path()),
+        &["host_pvalues.csv", "cannot write it"],
+    );
+    assert!(!out.path().join("results.csv").exists(), "nothing ran");
+}

@@ -154,7 +154,8 @@ impl Calibrator {
     }
 }
 
-/// Combines the p-values of one process over the views it appears in into one p-value.
+/// Combines the p-values of one process over its views into one p-value (see [`Absent`]
+/// for views it is absent from).
 /// Smaller = more anomalous. Implement it to plug in your own rule.
 pub trait FusionRule: Send + Sync {
     /// Name in tables (`fisher`, `sidak`, ...).

@@ -1393,7 +1393,7 @@ fn summary_figures(report: &ExperimentReport, dir: &Path, out: &mut Vec<Figure>)
             file,
             title: "Host view: each aspect alone vs fused".into(),
             caption: format!(
-                "Per counted host (rows, scenario/performer): on the left, the ROC-AUC of each aspect alone — the per-context honest pick on that aspect's own test processes, grey where the host has no such context; in the middle, all aspects fused per process (*fused honest*: the combination, rule and calibration with the best mean AUC over the other hosts; *fused APT-LLM*: the same choice among autoencoders only); on the right, each baseline fused with the honest pick's rule. The bold row is the mean over the {n} hosts (over those that have the aspect, for the left block). Fusion helps a host where the middle block beats its best single aspect. Colour as in Fig. 4."
+                "Per counted host (rows, scenario/performer): on the left, the ROC-AUC of each aspect alone — the per-context honest pick on that aspect's own test processes, grey where the host has no such context; in the middle, all aspects fused per process (*fused honest*: the combination, rule, calibration and absent-aspect policy with the best mean AUC over the other hosts; *fused APT-LLM*: the same choice among autoencoders only); on the right, each baseline fused with the honest pick's rule, calibration and policy. The bold row is the mean over the {n} hosts (over those that have the aspect, for the left block). Fusion helps a host where the middle block beats its best single aspect. Colour as in Fig. 4."
             ),
         });
     }

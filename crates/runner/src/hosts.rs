@@ -3,19 +3,20 @@
 //! Each context (PE, PX, PP, PN) is one view of the same processes of one host. Per view,
 //! each combination's scores are calibrated into tail probabilities against held-out
 //! normal scores of that view (done in the experiment), then fused per process with a
-//! [`FusionRule`]. A process absent from a view contributes nothing there. ProcessAll is
-//! not fused: it is the join of the other views, kept as the paper's baseline context.
+//! [`FusionRule`]. A process absent from a view is ordinary there by default
+//! ([`Absent::Neutral`]); keys marked `(present only)` fuse only the views it appears in
+//! ([`Absent::Skip`]). ProcessAll is not fused: it is the join of the other views, kept as the paper's baseline context.
 //!
 //! Candidates are each combination alone and *pairs*: every APT-LLM combination with
-//! every baseline that counts patterns or attributes (OC3, AVF, Rarity: `MiniLM / DAE &
-//! - / OC3`), both calibrated in each view and fused there by the same rule before the
+//! every baseline that counts patterns or attributes (OC3, OC3-transductive, AVF, Rarity,
+//! or a detector of attribute rows of your own: `MiniLM / DAE & - / OC3`), both calibrated in each view and fused there by the same rule before the
 //! views are fused. An embedding autoencoder and a counting detector miss different
 //! attacks; an embedding baseline (IForest, OC-SVM, DBSCAN) would repeat the
 //! autoencoder's view. Each candidate is fused under both policies for aspects a process
 //! is absent from ([`Absent`]).
 //!
-//! Selection at host level is honest: the combination (encoder, detector, settings and
-//! fusion rule) reported for a host is the one with the best mean AUC over the *other*
+//! Selection at host level is honest: the combination (encoder, detector, settings,
+//! fusion rule, calibration and absent-aspect policy) reported for a host is the one with the best mean AUC over the *other*
 //! hosts (leave-one-host-out); the paper-style pick (best on the host itself) is reported
 //! beside it.
 
@@ -48,8 +49,9 @@ pub struct HostRow {
     pub fusion: String,
     /// Which normal scores calibrated the p-values (see [`Calibration`]).
     pub calibration: Calibration,
-    /// What an aspect a process is absent from contributes (see [`Absent`]).
-    #[serde(default)]
+    /// What an aspect a process is absent from contributes (see [`Absent`]). Rows
+    /// written before the setting existed were fused the `skip` way.
+    #[serde(default = "skip")]
     pub absent: Absent,
     pub apt_llm: bool,
     pub auc: f64,
@@ -181,7 +183,8 @@ pub struct HostOutcome {
     /// whole test set (processes absent from the aspect rank last), beside the fusion.
     #[serde(default)]
     pub honest_aspects_alone: Vec<(String, f64)>,
-    /// Fused baselines with the honest pick's rule, by detector label.
+    /// Fused baselines with the honest pick's rule, calibration and absent-aspect policy,
+    /// by detector label.
     pub baselines: BTreeMap<String, f64>,
     /// Top test processes under the honest pick, explained across views.
     pub top: Vec<RankedProcess>,
@@ -317,14 +320,15 @@ fn host_views<'a>(
 type FusedScores = (usize, Option<usize>, Vec<f64>);
 
 /// Per view, one combination's p-values over the host test processes (`None`: the
-/// process is absent from the view).
+/// process is absent from the view). `None` when a view has no such p-values under
+/// `calibration`: a failed calibration must not pass for absence.
 fn member_p_views(
     hv: &HostViews<'_>,
     group_of: &[HashMap<String, usize>],
     test_keys: &[String],
     k: usize,
     calibration: Calibration,
-) -> Vec<Vec<Option<f64>>> {
+) -> Option<Vec<Vec<Option<f64>>>> {
     let name = &hv.outcomes[0].scored[k].combination;
     hv.outcomes
         .iter()
@@ -335,11 +339,13 @@ fn member_p_views(
                 .iter()
                 .find(|s| &s.combination == name)
                 .map(|sc| calibration.p_values(sc))
-                .unwrap_or_default();
-            test_keys
-                .iter()
-                .map(|id| groups.get(id).and_then(|&g| p.get(g).copied()))
-                .collect()
+                .filter(|p| !p.is_empty())?;
+            Some(
+                test_keys
+                    .iter()
+                    .map(|id| groups.get(id).and_then(|&g| p.get(g).copied()))
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -368,6 +374,10 @@ fn candidate_p_views<'a>(
         })
         .collect();
     std::borrow::Cow::Owned(fused)
+}
+
+fn skip() -> Absent {
+    Absent::Skip
 }
 
 /// A baseline that counts patterns or attributes instead of modelling the embeddings'
@@ -461,8 +471,16 @@ pub fn host_view(
         {
             let sc0 = &first[k];
             // Each member's p-values once; the rules only differ in how they are fused.
-            let own = member_p_views(hv, &group_of, &test_keys, k, calibration);
-            let other = partner.map(|b| member_p_views(hv, &group_of, &test_keys, b, calibration));
+            let Some(own) = member_p_views(hv, &group_of, &test_keys, k, calibration) else {
+                continue;
+            };
+            let other = match partner {
+                Some(b) => match member_p_views(hv, &group_of, &test_keys, b, calibration) {
+                    Some(p) => Some(p),
+                    None => continue,
+                },
+                None => None,
+            };
             for (&rule, &absent) in rules
                 .iter()
                 .flat_map(|r| absents.iter().map(move |a| (r, a)))
@@ -650,8 +668,10 @@ pub fn host_view(
         };
         let member =
             |k: usize| member_p_views(hv, &groups_of_host[h], &keys_of_host[h], k, calibration);
-        let own = member(*k);
-        let other = partner.map(member);
+        let Some(own) = member(*k) else {
+            continue;
+        };
+        let other = partner.and_then(member);
         let p_views = candidate_p_views(&own, other.as_deref(), &*rule_impl);
         let stats: Vec<ViewStats<'_>> = hv
             .contexts
@@ -714,17 +734,17 @@ pub fn write_host_p_values(
 ) -> std::io::Result<usize> {
     use std::io::Write;
     let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
+        if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
             s.to_string()
         }
     };
     let views = host_views(report, contexts);
-    // Columns: the combinations of every host, in first-seen order.
+    // Columns: the combinations of every host and aspect, in first-seen order.
     let mut columns: Vec<(String, Calibration)> = Vec::new();
     for hv in &views {
-        for sc in &hv.outcomes[0].scored {
+        for sc in hv.outcomes.iter().flat_map(|o| &o.scored) {
             for &cal in calibrations {
                 if !columns
                     .iter()

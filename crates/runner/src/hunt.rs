@@ -1,8 +1,8 @@
 //! `hunt`: rank every process of one host by its fused rarity across aspects, without
 //! labels. Each aspect's detector is fitted on that aspect's processes (minus a seeded
 //! calibration share), the calibration processes turn its scores into tail
-//! probabilities, and the probabilities of one process are fused over the aspects it
-//! appears in. Labels, when the data has them, are only counted in the summary.
+//! probabilities, and the probabilities of one process are fused over the host's aspects
+//! (an aspect it is absent from counts as ordinary, or is left out: [`Absent`]). Labels, when the data has them, are only counted in the summary.
 //!
 //! A hunt is two steps with one value between them: [`HuntModels::fit`] fits the
 //! per-aspect detectors with their calibration scores, [`HuntModels::rank`] scores the
