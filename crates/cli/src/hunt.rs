@@ -49,6 +49,11 @@ pub struct HuntArgs {
     /// encoder; dbscan is transductive and refused, use dbscan-core) (default: dae).
     #[arg(long, value_enum, ignore_case = true)]
     detector: Option<DetectorArg>,
+    /// A detector of attribute rows fitted beside --detector on every aspect (oc3 or avf);
+    /// per aspect the two p-values are fused by --fusion before the aspects are, as the
+    /// host view's pairs (`MiniLM / DAE & - / OC3`) (default: none).
+    #[arg(long, value_enum, ignore_case = true)]
+    partner: Option<DetectorArg>,
     /// Self-attention in the autoencoder (default: off; refused for other detectors).
     #[arg(long, value_enum)]
     attention: Option<OnOff>,
@@ -175,6 +180,7 @@ fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
         },
         fusion: a.fusion.unwrap_or(FusionArg::Fisher).into(),
         absent: a.absent.unwrap_or(AbsentArg::Neutral).into(),
+        partner: a.partner.map(detector_of).transpose()?,
         calibration_fraction: calibration,
         explain: a.explain.min(a.top),
     };
@@ -202,6 +208,7 @@ fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
         epochs: a.epochs,
         fusion: a.fusion.map(Into::into),
         absent: a.absent.map(Into::into),
+        partner: a.partner.map(detector_of).transpose()?,
         calibration_fraction: a.calibration,
         seed: a.seed,
         precision: a.precision.map(Into::into),

@@ -503,6 +503,23 @@ fn hunt_ranks_a_hosts_processes_across_aspects() {
     assert_eq!(v["ranked"].as_array().unwrap().len(), 102);
     assert_eq!(v["fusion"], "fisher");
     assert_eq!(v["absent"], "neutral");
+    // A partner of attribute rows beside the detector: the report names the pair.
+    let (json, _) = run(apt_llm()
+        .args([
+            "hunt",
+            "--host",
+            "pandex/clearscope",
+            "--detector",
+            "avf",
+            "--partner",
+            "oc3",
+            "--json",
+            "--data",
+        ])
+        .arg(&data));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["combination"], "- / AVF & - / OC3");
+    assert_eq!(v["ranked"].as_array().unwrap().len(), 102);
     // A host that does not exist, and a transductive detector, are clear errors.
     let out = apt_llm()
         .args(["hunt", "--host", "bovia/nowhere", "--data"])

@@ -53,6 +53,9 @@ pub enum RunnerError {
     HuntSettings(usize),
     #[error("hunt takes the prior on or off, not both")]
     HuntPriorBoth,
+    /// A hunt partner must count attribute sets or attributes on the attribute rows.
+    #[error("a hunt partner is a detector of attribute rows (oc3, avf), not {0}")]
+    HuntPartner(String),
     #[error("calibration fraction {0} is not within (0, 1)")]
     CalibrationFraction(f64),
     #[error("{processes} processes are too few to fit a detector")]

@@ -24,6 +24,7 @@
 //!     },
 //!     fusion: Rule::Fisher,
 //!     absent: Absent::Neutral,
+//!     partner: None,
 //!     calibration_fraction: 0.1,
 //!     explain: 5,
 //! };
@@ -39,6 +40,7 @@ mod models;
 
 pub use models::{
     AspectModel, HUNT_FORMAT, HuntModelError, HuntModels, HuntRequest, HuntSettings, MANIFEST_FILE,
+    PARTNERS,
 };
 
 use crate::encoders::Loaded;
@@ -71,6 +73,10 @@ pub struct HuntConfig {
     /// What an aspect a process is absent from contributes (`Absent::Neutral`: it is
     /// ordinary there).
     pub absent: Absent,
+    /// A detector of attribute rows (OC3, AVF: [`PARTNERS`]) fitted beside the detector on
+    /// every aspect; per aspect the two p-values are fused by `fusion` before the aspects
+    /// are, as the host view's pairs (`MiniLM / DAE+freq & - / OC3`). `None`: one detector.
+    pub partner: Option<DetectorChoice>,
     /// Share of each aspect's processes held out to calibrate its scores (default 0.1).
     pub calibration_fraction: f64,
     /// How many top processes to explain.
@@ -123,7 +129,7 @@ impl HuntModels {
     /// placeholder tables are left out), each with the held-out normal scores that
     /// calibrate it.
     pub fn fit(cfg: &HuntConfig, contexts: &[LabeledContext]) -> Result<HuntModels> {
-        Ok(fit_host(cfg, contexts)?.0)
+        Ok(fit_with_partner(cfg, contexts)?.0)
     }
 
     /// [`HuntModels::fit`], then [`HuntModels::rank`] on the same contexts, reading each
@@ -132,9 +138,17 @@ impl HuntModels {
         cfg: &HuntConfig,
         contexts: &[LabeledContext],
     ) -> Result<(HuntModels, HuntReport)> {
-        let (models, host, views) = fit_host(cfg, contexts)?;
+        let (models, host, views, partner_views) = fit_with_partner(cfg, contexts)?;
         let aligned: Vec<&AspectModel> = models.aspects.iter().collect();
-        let report = models.rank_views(&host, &views, &aligned, cfg.explain)?;
+        let partner_aligned: Vec<&AspectModel> = models
+            .partner
+            .iter()
+            .flat_map(|p| p.aspects.iter())
+            .collect();
+        let partner = partner_views
+            .as_deref()
+            .map(|v| (v, partner_aligned.as_slice()));
+        let report = models.rank_views(&host, &views, &aligned, partner, cfg.explain)?;
         Ok((models, report))
     }
 
@@ -165,7 +179,27 @@ impl HuntModels {
             .iter()
             .map(|c| AspectView::new(c, &split, &reader))
             .collect::<Result<Vec<_>>>()?;
-        self.rank_views(&host, &views, &aligned, explain)
+        let Some(partner) = &self.partner else {
+            return self.rank_views(&host, &views, &aligned, None, explain);
+        };
+        // The partner reads the same aspects' attribute rows, split as these models were.
+        let partner_aligned = partner.align(&host)?;
+        let partner_reader = partner.reader(encoder)?;
+        for (ctx, model) in host.contexts.iter().zip(&partner_aligned) {
+            partner.check_aspect(model, ctx, encoder)?;
+        }
+        let partner_views = host
+            .contexts
+            .iter()
+            .map(|c| AspectView::new(c, &split, &partner_reader))
+            .collect::<Result<Vec<_>>>()?;
+        self.rank_views(
+            &host,
+            &views,
+            &aligned,
+            Some((&partner_views, &partner_aligned)),
+            explain,
+        )
     }
 
     /// The calibration split these models were fitted with.
@@ -275,6 +309,7 @@ impl HuntModels {
         host: &Host<'_>,
         views: &[AspectView<'_>],
         aligned: &[&AspectModel],
+        partner: Option<(&[AspectView<'_>], &[&AspectModel])>,
         explain: usize,
     ) -> Result<HuntReport> {
         let index = &host.index;
@@ -294,11 +329,23 @@ impl HuntModels {
                 view.part[r] == Part::Train
             }));
         }
-        let fused = fuse_processes(
-            &*self.settings.fusion.rule(),
-            &p_views,
-            self.settings.absent,
-        );
+        let rule = self.settings.fusion.rule();
+        if let Some((partner_views, partner_aligned)) = partner {
+            // Both detectors' p-values of an aspect fused by the rule, as in the host view.
+            for (v, (view, model)) in partner_views.iter().zip(partner_aligned).enumerate() {
+                let p_pattern = model
+                    .p_values(view.x.view())
+                    .map_err(|e| in_context(view.context, e))?;
+                for (i, row) in index.rows[v].iter().enumerate() {
+                    let other = row.map(|r| p_pattern[view.patterns.row_pattern[r]]);
+                    p_views[v][i] = match (p_views[v][i], other) {
+                        (Some(a), Some(b)) => Some(rule.fuse(&[a, b])),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+        }
+        let fused = fuse_processes(&*rule, &p_views, self.settings.absent);
         let mut order: Vec<usize> = (0..index.len()).collect();
         order.sort_by(|&a, &b| {
             fused[b]
@@ -328,7 +375,7 @@ impl HuntModels {
             .collect();
         Ok(HuntReport {
             host: index.host.to_string(),
-            combination: self.combination.clone(),
+            combination: self.combination_with_partner(),
             fusion: self.settings.fusion.name().into(),
             absent: self.settings.absent.name().into(),
             aspects: index
@@ -576,8 +623,46 @@ fn fit_host<'a>(
         aspects,
         left_out: host.left_out.clone(),
         manifest: None,
+        partner: None,
     };
     Ok((models, host, views))
+}
+
+/// The models, host and aspect views of the configuration's detector, with its partner
+/// fitted beside it (same host, seed and calibration split) and the partner's views.
+#[allow(clippy::type_complexity)]
+fn fit_with_partner<'a>(
+    cfg: &HuntConfig,
+    contexts: &'a [LabeledContext],
+) -> Result<(
+    HuntModels,
+    Host<'a>,
+    Vec<AspectView<'a>>,
+    Option<Vec<AspectView<'a>>>,
+)> {
+    let partner_cfg = cfg.partner.map(|d| partner_config(cfg, d)).transpose()?;
+    let (mut models, host, views) = fit_host(cfg, contexts)?;
+    let Some(pcfg) = partner_cfg else {
+        return Ok((models, host, views, None));
+    };
+    let (partner, _, partner_views) = fit_host(&pcfg, contexts)?;
+    models.partner = Some(Box::new(partner));
+    Ok((models, host, views, Some(partner_views)))
+}
+
+/// The configuration that fits partner `d`: the same data, seed, calibration share and
+/// encoder, the one detector `d` without attention or prior.
+fn partner_config(cfg: &HuntConfig, d: DetectorChoice) -> Result<HuntConfig> {
+    if !PARTNERS.contains(&d) {
+        return Err(RunnerError::HuntPartner(d.name().to_string()));
+    }
+    let mut p = cfg.clone();
+    p.partner = None;
+    p.experiment.detectors = vec![d];
+    p.experiment.custom_detectors = Vec::new();
+    p.experiment.attention = crate::Switch::Off;
+    p.experiment.prior = crate::Switch::Off;
+    Ok(p)
 }
 
 /// The encoder a hunt reads with: the first of the configuration's that loads.

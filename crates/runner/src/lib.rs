@@ -38,7 +38,7 @@ pub use hosts::{
 };
 pub use hunt::{
     AspectModel, HUNT_FORMAT, HuntConfig, HuntModelError, HuntModels, HuntReport, HuntRequest,
-    HuntSettings, MANIFEST_FILE, hunt,
+    HuntSettings, MANIFEST_FILE, PARTNERS, hunt,
 };
 pub use model_file::{MODEL_FORMAT, ModelFile, ModelFileError, ModelMismatch, registry};
 pub use report::{Selection, selections, write_markdown, write_tables};

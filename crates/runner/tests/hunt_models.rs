@@ -26,6 +26,7 @@ fn config(detector: DetectorChoice) -> HuntConfig {
         },
         fusion: Rule::Fisher,
         absent: Absent::Neutral,
+        partner: None,
         calibration_fraction: 0.1,
         explain: 5,
     }
@@ -109,6 +110,92 @@ fn saved_attribute_models_rank_a_synthetic_host_as_the_fit_did() {
         assert_eq!(models.aspects.len(), 2);
         assert_eq!(models.settings.detector, Some(detector));
     }
+}
+
+/// A partner is fitted beside the detector, saved in a subdirectory, read back and checked;
+/// per aspect the two p-values are fused by the rule, as the host view's pairs.
+#[test]
+fn a_partner_is_fitted_saved_and_ranks_as_the_fit_did() {
+    let host = synthetic_host(30);
+    let cfg = HuntConfig {
+        partner: Some(DetectorChoice::Oc3),
+        ..config(DetectorChoice::Avf)
+    };
+    let loaded = round_trip(&cfg, &host, None);
+    let partner = loaded.partner.as_ref().expect("a partner");
+    assert_eq!(partner.settings.detector, Some(DetectorChoice::Oc3));
+    assert_eq!(loaded.combination_with_partner(), "- / AVF & - / OC3");
+    // Each aspect's p-value is the rule over both detectors' p-values there.
+    let pair = loaded.rank(&host, None, 1).unwrap();
+    let top = &pair.ranked[0];
+    let p_alone = |d: DetectorChoice| -> Vec<(String, f64)> {
+        let models = HuntModels::fit(&config(d), &host).unwrap();
+        let all = models.rank(&host, None, usize::MAX).unwrap();
+        let me = all
+            .ranked
+            .iter()
+            .find(|p| p.process == top.process)
+            .unwrap();
+        me.evidence
+            .iter()
+            .map(|e| (e.aspect.clone(), e.p_value))
+            .collect()
+    };
+    let (avf, oc3) = (p_alone(DetectorChoice::Avf), p_alone(DetectorChoice::Oc3));
+    assert_eq!(top.evidence.len(), 2);
+    let mut fused = Vec::new();
+    for (e, (a, b)) in top.evidence.iter().zip(avf.iter().zip(&oc3)) {
+        assert_eq!((&e.aspect, &e.aspect), (&a.0, &b.0));
+        let expect = Rule::Fisher.rule().fuse(&[a.1, b.1]);
+        assert!(
+            (e.p_value - expect).abs() < 1e-12,
+            "{}: {} vs {expect}",
+            e.aspect,
+            e.p_value
+        );
+        fused.push(e.p_value);
+    }
+    assert!((top.score - Rule::Fisher.rule().score(&fused)).abs() < 1e-9);
+    // Only detectors of attribute rows may be partners.
+    let e = HuntModels::fit(
+        &HuntConfig {
+            partner: Some(DetectorChoice::IForest),
+            ..config(DetectorChoice::Avf)
+        },
+        &host,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("partner") && e.contains("IForest"), "{e}");
+    // The saved partner is checked: a name outside the directory, another seed.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = loaded.save(dir.path()).unwrap();
+    let mut doc = read_json(&manifest);
+    doc["partner"] = "../partner".into();
+    write_json(&manifest, &doc);
+    refused(
+        dir.path(),
+        &["hunt.json", "partner", "not a directory name"],
+    );
+    doc["partner"] = "partner".into();
+    write_json(&manifest, &doc);
+    let inner = dir.path().join("partner").join(MANIFEST_FILE);
+    let mut p = read_json(&inner);
+    p["settings"]["seed"] = 7.into();
+    write_json(&inner, &p);
+    refused(dir.path(), &["hunt.json", "partner", "seed 7"]);
+    // Asking for another partner than the saved one is refused, naming both.
+    let e = loaded
+        .check_request(&HuntRequest {
+            partner: Some(DetectorChoice::Avf),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("partner") && e.contains("OC3") && e.contains("AVF"),
+        "{e}"
+    );
 }
 
 #[apt_llm_testkit::needs(data)]

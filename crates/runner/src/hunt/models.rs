@@ -123,6 +123,10 @@ pub struct HuntModels {
     pub left_out: Vec<(String, String)>,
     /// The manifest these models were read from (`None` when fitted in this process).
     pub manifest: Option<PathBuf>,
+    /// A counting detector fitted beside this one on every aspect (the host view's pairs:
+    /// `MiniLM / DAE+freq & - / OC3`), with the same host, seed and calibration split;
+    /// per aspect the two p-values are fused by this one's rule before the aspects are.
+    pub partner: Option<Box<HuntModels>>,
 }
 
 /// Settings a caller asks of saved models ([`HuntModels::check_request`]); `None` takes
@@ -139,6 +143,8 @@ pub struct HuntRequest {
     pub epochs: Option<usize>,
     pub fusion: Option<Rule>,
     pub absent: Option<Absent>,
+    /// The partner detector (`None` asks nothing; the saved models may have none).
+    pub partner: Option<DetectorChoice>,
     pub calibration_fraction: Option<f64>,
     pub seed: Option<u64>,
     /// The encoder's arithmetic: detectors of embeddings only.
@@ -334,6 +340,18 @@ impl HuntModels {
                 in_sample_calibration: a.in_sample_calibration,
             });
         }
+        let partner = match &self.partner {
+            None => None,
+            Some(p) => {
+                let sub = dir.join(PARTNER_DIR);
+                std::fs::create_dir_all(&sub).map_err(|source| HuntModelError::Io {
+                    path: sub.clone(),
+                    source,
+                })?;
+                p.save(&sub)?;
+                Some(PARTNER_DIR.to_string())
+            }
+        };
         let manifest = Manifest {
             format: HUNT_FORMAT,
             host: self.host.to_string(),
@@ -343,6 +361,7 @@ impl HuntModels {
             settings: self.settings.clone(),
             aspects,
             left_out: self.left_out.clone(),
+            partner,
         };
         manifest.write(&manifest_path)?;
         Ok(manifest_path)
@@ -373,6 +392,12 @@ impl HuntModels {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let partner = match &manifest.partner {
+            None => None,
+            Some(name) => Some(Box::new(load_partner(
+                &path, name, &host, &manifest, registry,
+            )?)),
+        };
         Ok(HuntModels {
             host,
             combination: manifest.combination,
@@ -382,7 +407,16 @@ impl HuntModels {
             aspects,
             left_out: manifest.left_out,
             manifest: Some(path),
+            partner,
         })
+    }
+
+    /// `encoder / detector[ & partner]`: what the ranking fuses.
+    pub fn combination_with_partner(&self) -> String {
+        match &self.partner {
+            Some(p) => format!("{} & {}", self.combination, p.combination),
+            None => self.combination.clone(),
+        }
     }
 
     /// Refuse a setting `asked` for that these models were not fitted with, naming both
@@ -422,6 +456,12 @@ impl HuntModels {
             differs("absent", asked.absent.as_ref(), &s.absent, |a| {
                 a.name().to_string()
             }),
+            differs(
+                "partner",
+                asked.partner.map(Some).as_ref(),
+                &self.partner.as_ref().and_then(|p| p.settings.detector),
+                |d| d.map_or_else(|| "none".to_string(), |d| d.name().to_string()),
+            ),
             differs(
                 "calibration",
                 asked.calibration_fraction.as_ref(),
@@ -547,6 +587,9 @@ struct Manifest {
     settings: HuntSettings,
     aspects: Vec<ManifestAspect>,
     left_out: Vec<(String, String)>,
+    /// The partner's models: a subdirectory (a plain name) with a manifest of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partner: Option<String>,
 }
 
 /// One aspect of the manifest.
@@ -888,6 +931,56 @@ fn prior_inner(prior: &Path) -> Result<PathBuf, HuntModelError> {
         .parent()
         .unwrap_or(Path::new("."))
         .join(doc.model.inner))
+}
+
+/// Where [`HuntModels::save`] puts a partner's models, beside the manifest.
+const PARTNER_DIR: &str = "partner";
+
+/// The detectors a hunt partner may be: they count attribute sets or attributes on the
+/// attribute rows (no encoder), and so see what an embedding detector misses; the host
+/// view pairs autoencoders with them.
+pub const PARTNERS: [DetectorChoice; 2] = [DetectorChoice::Oc3, DetectorChoice::Avf];
+
+/// Load and check the partner models a manifest names: a plain subdirectory name, models
+/// of a partner detector, of the same host, seed and calibration share, with no partner
+/// of their own.
+fn load_partner(
+    path: &Path,
+    name: &str,
+    host: &HostId,
+    manifest: &Manifest,
+    registry: &Registry,
+) -> Result<HuntModels, HuntModelError> {
+    if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+        return Err(field(
+            path,
+            "partner",
+            format!("{name:?} is not a directory name beside the manifest"),
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new(".")).join(name);
+    let p = HuntModels::load(&dir, registry)?;
+    let s = &manifest.settings;
+    let bad = |why: String| field(path, "partner", format!("{}: {why}", dir.display()));
+    if !p.settings.detector.is_some_and(|d| PARTNERS.contains(&d)) {
+        return Err(bad(format!(
+            "{} is not a partner detector (OC3, AVF)",
+            p.settings.detector_name
+        )));
+    }
+    if p.host != *host {
+        return Err(bad(format!("models of host {}, not {host}", p.host)));
+    }
+    if p.settings.seed != s.seed || p.settings.calibration_fraction != s.calibration_fraction {
+        return Err(bad(format!(
+            "seed {} and calibration share {}, not {} and {}",
+            p.settings.seed, p.settings.calibration_fraction, s.seed, s.calibration_fraction
+        )));
+    }
+    if p.partner.is_some() {
+        return Err(bad("has a partner of its own".into()));
+    }
+    Ok(p)
 }
 
 fn field(path: &Path, field: &str, reason: impl Into<String>) -> HuntModelError {
