@@ -302,13 +302,23 @@ fn print_process(rank: usize, p: &RankedProcess) {
             .iter()
             .map(|(a, c)| format!("`{a}` in {c}"))
             .collect();
+        let raised: Vec<String> = e
+            .raised_by
+            .iter()
+            .map(|(a, d)| format!("`{a}` (+{d:.3})"))
+            .collect();
         println!(
-            "          {} p={:.4}: {} identical of {} training processes; rarest: {}",
+            "          {} p={:.4}: {} identical of {} training processes; rarest: {}{}",
             e.aspect,
             e.p_value,
             e.identical_in_training,
             e.training_processes,
-            attrs.join(", ")
+            attrs.join(", "),
+            if raised.is_empty() {
+                String::new()
+            } else {
+                format!("; raised most by {}", raised.join(", "))
+            }
         );
     }
 }

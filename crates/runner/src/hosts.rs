@@ -141,6 +141,11 @@ pub struct AspectEvidence {
     pub training_processes: usize,
     /// The process's rarest attributes in that view: (name, training processes having it).
     pub rarest: Vec<(String, usize)>,
+    /// The attributes whose removal lowers the view's detector score most (leave one out,
+    /// with the detector itself; attribute name or sentence phrase, and the drop), largest
+    /// first; only where the ranking had the detector at hand (`hunt`).
+    #[serde(default)]
+    pub raised_by: Vec<(String, f32)>,
 }
 
 /// A ranked process of a host, with its evidence per view.
@@ -259,6 +264,7 @@ impl<'a> ViewStats<'a> {
                 .unwrap_or(0),
             training_processes: self.training,
             rarest,
+            raised_by: Vec::new(),
         }
     }
 }

@@ -57,7 +57,7 @@ use apt_llm_detect::{
 use apt_llm_embed::SentenceEncoder;
 use apt_llm_fusion::{Absent, Rule, fuse_processes};
 use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, Patterns, SplitConfig};
-use apt_llm_textualize::Template;
+use apt_llm_textualize::{Template, Textualizer};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -138,7 +138,7 @@ impl HuntModels {
         cfg: &HuntConfig,
         contexts: &[LabeledContext],
     ) -> Result<(HuntModels, HuntReport)> {
-        let (models, host, views, partner_views) = fit_with_partner(cfg, contexts)?;
+        let (models, host, views, partner_views, encoder) = fit_with_partner(cfg, contexts)?;
         let aligned: Vec<&AspectModel> = models.aspects.iter().collect();
         let partner_aligned: Vec<&AspectModel> = models
             .partner
@@ -148,7 +148,8 @@ impl HuntModels {
         let partner = partner_views
             .as_deref()
             .map(|v| (v, partner_aligned.as_slice()));
-        let report = models.rank_views(&host, &views, &aligned, partner, cfg.explain)?;
+        let encoder = encoder.as_ref().map(|l| &*l.encoder);
+        let report = models.rank_views(&host, &views, &aligned, partner, encoder, cfg.explain)?;
         Ok((models, report))
     }
 
@@ -180,7 +181,7 @@ impl HuntModels {
             .map(|c| AspectView::new(c, &split, &reader))
             .collect::<Result<Vec<_>>>()?;
         let Some(partner) = &self.partner else {
-            return self.rank_views(&host, &views, &aligned, None, explain);
+            return self.rank_views(&host, &views, &aligned, None, encoder, explain);
         };
         // The partner reads the same aspects' attribute rows, split as these models were.
         let partner_aligned = partner.align(&host)?;
@@ -198,6 +199,7 @@ impl HuntModels {
             &views,
             &aligned,
             Some((&partner_views, &partner_aligned)),
+            encoder,
             explain,
         )
     }
@@ -310,6 +312,7 @@ impl HuntModels {
         views: &[AspectView<'_>],
         aligned: &[&AspectModel],
         partner: Option<(&[AspectView<'_>], &[&AspectModel])>,
+        encoder: Option<&dyn SentenceEncoder>,
         explain: usize,
     ) -> Result<HuntReport> {
         let index = &host.index;
@@ -354,25 +357,26 @@ impl HuntModels {
                 .then_with(|| index.processes[a].cmp(&index.processes[b]))
         });
         let labelled_attacks = index.attacks();
-        let ranked = order
-            .iter()
-            .enumerate()
-            .map(|(rank, &i)| RankedProcess {
+        let mut ranked = Vec::with_capacity(order.len());
+        for (rank, &i) in order.iter().enumerate() {
+            let mut evidence = Vec::new();
+            for v in (0..views.len()).filter(|_| rank < explain) {
+                let (Some(row), Some(p)) = (index.rows[v][i], p_views[v][i]) else {
+                    continue;
+                };
+                let mut e = stats[v].evidence(row, p, 3);
+                e.raised_by = self
+                    .raised_by(aligned[v], views[v].context, row, encoder)
+                    .map_err(|e| in_context(views[v].context, e))?;
+                evidence.push(e);
+            }
+            ranked.push(RankedProcess {
                 process: index.processes[i].clone(),
                 score: fused[i].0,
                 attack: (labelled_attacks > 0).then(|| index.attack[i]),
-                evidence: if rank < explain {
-                    (0..views.len())
-                        .filter_map(|v| {
-                            let row = index.rows[v][i]?;
-                            Some(stats[v].evidence(row, p_views[v][i]?, 3))
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
+                evidence,
+            });
+        }
         Ok(HuntReport {
             host: index.host.to_string(),
             combination: self.combination_with_partner(),
@@ -396,6 +400,47 @@ impl HuntModels {
         })
     }
 }
+
+impl HuntModels {
+    /// The attributes of the process on `row` of `ctx` whose removal lowers `model`'s
+    /// score most (at most three, each lowering it): the detector's own reasons. Rows of
+    /// attributes are re-scored without each attribute; sentences are re-embedded.
+    fn raised_by(
+        &self,
+        model: &AspectModel,
+        ctx: &LabeledContext,
+        row: usize,
+        encoder: Option<&dyn SentenceEncoder>,
+    ) -> Result<Vec<(String, f32)>> {
+        let attributes = &ctx.context.records[row].attributes;
+        let detector = &**model.model.detector();
+        let mut drops: Vec<(String, f32)> = match (self.representation, encoder) {
+            (Representation::Attributes, _) => crate::explain::leave_one_out_rows(
+                attributes,
+                ctx.context.attributes.len(),
+                detector,
+                MAX_EXPLAINED_ATTRIBUTES,
+            )?
+            .into_iter()
+            .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
+            .collect(),
+            (Representation::Embedding, Some(encoder)) => crate::explain::leave_one_out(
+                &Textualizer::new(self.settings.template.clone(), &ctx.context),
+                attributes,
+                encoder,
+                detector,
+                MAX_EXPLAINED_ATTRIBUTES,
+            )?,
+            (Representation::Embedding, None) => Vec::new(),
+        };
+        drops.retain(|d| d.1 > 0.0);
+        drops.truncate(3);
+        Ok(drops)
+    }
+}
+
+/// How many attributes of one process a leave-one-out explanation re-scores, at most.
+const MAX_EXPLAINED_ATTRIBUTES: usize = 64;
 
 impl AspectModel {
     /// Tail probability of each row of `x` (one per pattern) among the held-out normal
@@ -566,10 +611,11 @@ impl<'a> AspectView<'a> {
 }
 
 /// Fit every aspect of the host: the models, the joined host and the aspects as read.
+#[allow(clippy::type_complexity)]
 fn fit_host<'a>(
     cfg: &HuntConfig,
     contexts: &'a [LabeledContext],
-) -> Result<(HuntModels, Host<'a>, Vec<AspectView<'a>>)> {
+) -> Result<(HuntModels, Host<'a>, Vec<AspectView<'a>>, Option<Loaded>)> {
     let plan = Plan::new(cfg)?;
     let exp = &cfg.experiment;
     let host = Host::join(contexts)?;
@@ -625,11 +671,12 @@ fn fit_host<'a>(
         manifest: None,
         partner: None,
     };
-    Ok((models, host, views))
+    Ok((models, host, views, encoder))
 }
 
 /// The models, host and aspect views of the configuration's detector, with its partner
-/// fitted beside it (same host, seed and calibration split) and the partner's views.
+/// fitted beside it (same host, seed and calibration split), the partner's views, and the
+/// detector's encoder (for detectors of embeddings).
 #[allow(clippy::type_complexity)]
 fn fit_with_partner<'a>(
     cfg: &HuntConfig,
@@ -639,15 +686,16 @@ fn fit_with_partner<'a>(
     Host<'a>,
     Vec<AspectView<'a>>,
     Option<Vec<AspectView<'a>>>,
+    Option<Loaded>,
 )> {
     let partner_cfg = cfg.partner.map(|d| partner_config(cfg, d)).transpose()?;
-    let (mut models, host, views) = fit_host(cfg, contexts)?;
+    let (mut models, host, views, encoder) = fit_host(cfg, contexts)?;
     let Some(pcfg) = partner_cfg else {
-        return Ok((models, host, views, None));
+        return Ok((models, host, views, None, encoder));
     };
-    let (partner, _, partner_views) = fit_host(&pcfg, contexts)?;
+    let (partner, _, partner_views, _) = fit_host(&pcfg, contexts)?;
     models.partner = Some(Box::new(partner));
-    Ok((models, host, views, Some(partner_views)))
+    Ok((models, host, views, Some(partner_views), encoder))
 }
 
 /// The configuration that fits partner `d`: the same data, seed, calibration share and

@@ -109,6 +109,38 @@ fn saved_attribute_models_rank_a_synthetic_host_as_the_fit_did() {
         let models = round_trip(&config(detector), &host, None);
         assert_eq!(models.aspects.len(), 2);
         assert_eq!(models.settings.detector, Some(detector));
+        // The explained processes say which of their attributes raise the detector's
+        // score: attributes of the process, each lowering the score when removed.
+        let report = models.rank(&host, None, 10).unwrap();
+        let mut reasons = 0;
+        for p in report.ranked.iter().take(10) {
+            for e in &p.evidence {
+                assert!(e.raised_by.len() <= 3, "{e:?}");
+                let ctx = host
+                    .iter()
+                    .find(|c| c.id.aspect.short() == e.aspect)
+                    .unwrap();
+                let row = ctx
+                    .context
+                    .records
+                    .iter()
+                    .find(|r| r.id == p.process)
+                    .unwrap();
+                let names: Vec<&str> = row
+                    .attributes
+                    .iter()
+                    .map(|&a| ctx.context.attributes[a as usize].as_str())
+                    .collect();
+                for w in e.raised_by.windows(2) {
+                    assert!(w[0].1 >= w[1].1, "{e:?}");
+                }
+                for (name, drop) in &e.raised_by {
+                    assert!(names.contains(&name.as_str()) && *drop > 0.0, "{e:?}");
+                    reasons += 1;
+                }
+            }
+        }
+        assert!(reasons > 0, "{detector:?}: no explained attribute");
     }
 }
 
