@@ -216,6 +216,13 @@ fn a_partner_is_fitted_saved_and_ranks_as_the_fit_did() {
     p["settings"]["seed"] = 7.into();
     write_json(&inner, &p);
     refused(dir.path(), &["hunt.json", "partner", "seed 7"]);
+    // A partner that names a partner of its own is refused before it is followed: here
+    // `partner` links back to the models' own directory, which would recurse forever.
+    let nested = dir.path().join("partner");
+    std::fs::remove_file(&inner).unwrap();
+    std::fs::remove_dir_all(&nested).unwrap();
+    std::os::unix::fs::symlink(".", &nested).unwrap();
+    refused(dir.path(), &["partner", "no partner of their own"]);
     // Asking for another partner than the saved one is refused, naming both.
     let e = loaded
         .check_request(&HuntRequest {

@@ -372,8 +372,26 @@ impl HuntModels {
     /// against the manifest: host, aspect, combination, representation, template,
     /// encoder, detector kind, and calibration scores that can calibrate.
     pub fn load(dir: &Path, registry: &Registry) -> Result<HuntModels, HuntModelError> {
+        Self::load_nested(dir, registry, true)
+    }
+
+    /// [`HuntModels::load`]; a partner's manifest (`may_have_partner` false) may not name
+    /// a partner of its own, checked before anything is followed (a `partner` link back to
+    /// its own directory would otherwise recurse without end).
+    fn load_nested(
+        dir: &Path,
+        registry: &Registry,
+        may_have_partner: bool,
+    ) -> Result<HuntModels, HuntModelError> {
         let path = dir.join(MANIFEST_FILE);
         let manifest = Manifest::read(&path)?;
+        if manifest.partner.is_some() && !may_have_partner {
+            return Err(field(
+                &path,
+                "partner",
+                "the models of a partner have no partner of their own",
+            ));
+        }
         let (host, contexts) = manifest.validate(&path)?;
         let aspects = manifest
             .aspects
@@ -959,7 +977,7 @@ fn load_partner(
         ));
     }
     let dir = path.parent().unwrap_or(Path::new(".")).join(name);
-    let p = HuntModels::load(&dir, registry)?;
+    let p = HuntModels::load_nested(&dir, registry, false)?;
     let s = &manifest.settings;
     let bad = |why: String| field(path, "partner", format!("{}: {why}", dir.display()));
     if !p.settings.detector.is_some_and(|d| PARTNERS.contains(&d)) {
@@ -976,9 +994,6 @@ fn load_partner(
             "seed {} and calibration share {}, not {} and {}",
             p.settings.seed, p.settings.calibration_fraction, s.seed, s.calibration_fraction
         )));
-    }
-    if p.partner.is_some() {
-        return Err(bad("has a partner of its own".into()));
     }
     Ok(p)
 }
