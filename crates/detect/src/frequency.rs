@@ -437,7 +437,7 @@ impl FrequencyPrior {
         }
         // A plain file name beside this one, as `save` writes it: a saved file is
         // untrusted and may not point elsewhere (`../`, an absolute path).
-        if Path::new(&saved.inner).file_name() != Some(std::ffi::OsStr::new(&saved.inner)) {
+        if !crate::is_plain_file_name(&saved.inner) {
             return Err(persist_err(
                 path,
                 format!(

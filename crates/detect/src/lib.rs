@@ -60,7 +60,7 @@ pub use frequency::{
     DEFAULT_BLEND, FittedRarity, FrequencyPrior, PatternMemory, Rarity, SAME_PATTERN_TOLERANCE,
     WithFrequencyPrior,
 };
-pub use persist::{load_json, save_json, saved_kind};
+pub use persist::{is_plain_file_name, load_json, save_json, saved_kind};
 pub use registry::{Loader, Registry};
 
 use ndarray::{Array1, ArrayView1, ArrayView2};

@@ -24,6 +24,13 @@ fn read_doc(path: &Path) -> Result<serde_json::Value> {
     Ok(doc)
 }
 
+/// Whether `name` is a plain file name: no directory part, not `.`, `..` or empty. A saved
+/// file names the files it points to this way, beside itself; anything else is untrusted
+/// input reaching elsewhere and is refused.
+pub fn is_plain_file_name(name: &str) -> bool {
+    Path::new(name).file_name() == Some(std::ffi::OsStr::new(name))
+}
+
 /// Write `value` as a model of `kind`.
 pub fn save_json<T: serde::Serialize>(path: &Path, kind: &str, value: &T) -> Result<()> {
     let doc = serde_json::json!({ "kind": kind, "model": value });
@@ -69,5 +76,18 @@ pub fn saved_kind(path: &Path) -> Result<String> {
             "not a saved detector: no \"kind\" field (expected a model written by \
              `evaluate --save-models`)",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plain_file_names() {
+        for ok in ["model.json", "a.b.inner", "..x"] {
+            assert!(super::is_plain_file_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "../x", "./x", "a/b", "/etc/passwd", "x/"] {
+            assert!(!super::is_plain_file_name(bad), "{bad}");
+        }
     }
 }

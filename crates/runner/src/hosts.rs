@@ -5,19 +5,20 @@
 //! normal scores of that view (done in the experiment), then fused per process with a
 //! [`FusionRule`]. A process absent from a view is ordinary there by default
 //! ([`Absent::Neutral`]); keys marked `(present only)` fuse only the views it appears in
-//! ([`Absent::Skip`]). ProcessAll is not fused: it is the join of the other views, kept as the paper's baseline context.
+//! ([`Absent::Skip`]). ProcessAll is not fused: it is the join of the other views, kept
+//! as the paper's baseline context.
 //!
 //! Candidates are each combination alone and *pairs*: every APT-LLM combination with
 //! every baseline that counts patterns or attributes (OC3, OC3-transductive, AVF, Rarity,
-//! or a detector of attribute rows of your own: `MiniLM / DAE & - / OC3`), both calibrated in each view and fused there by the same rule before the
-//! views are fused. An embedding autoencoder and a counting detector miss different
+//! or a detector of attribute rows of your own: `MiniLM / DAE & - / OC3`), both
+//! calibrated in each view and fused there by the same rule before the views are fused. An embedding autoencoder and a counting detector miss different
 //! attacks; an embedding baseline (IForest, OC-SVM, DBSCAN) would repeat the
 //! autoencoder's view. Each candidate is fused under both policies for aspects a process
 //! is absent from ([`Absent`]).
 //!
 //! Selection at host level is honest: the combination (encoder, detector, settings,
-//! fusion rule, calibration and absent-aspect policy) reported for a host is the one with the best mean AUC over the *other*
-//! hosts (leave-one-host-out); the paper-style pick (best on the host itself) is reported
+//! fusion rule, calibration and absent-aspect policy) reported for a host is the one with
+//! the best mean AUC over the *other* hosts (leave-one-host-out); the paper-style pick (best on the host itself) is reported
 //! beside it.
 
 use crate::experiment::{ContextOutcome, ExperimentReport, detector_label};
@@ -325,29 +326,74 @@ fn host_views<'a>(
 /// A candidate's fused scores on a host: (combination index, partner index, scores).
 type FusedScores = (usize, Option<usize>, Vec<f64>);
 
+/// A host's test processes (those the split puts in test, in every view at once), their
+/// lower-cased ids, and per view the test group of each id (ids match case-insensitively,
+/// as in `HostIndex`).
+struct HostTest {
+    test: Vec<usize>,
+    keys: Vec<String>,
+    group_of: Vec<HashMap<String, usize>>,
+}
+
+impl HostTest {
+    fn new(hv: &HostViews<'_>, split: &SplitConfig) -> HostTest {
+        let index = &hv.index;
+        let test: Vec<usize> = (0..index.len())
+            .filter(|&i| split.part_of(&index.processes[i], index.attack[i]) == Part::Test)
+            .collect();
+        let keys = test
+            .iter()
+            .map(|&i| index.processes[i].to_ascii_lowercase())
+            .collect();
+        let group_of = hv
+            .outcomes
+            .iter()
+            .map(|o| {
+                o.test_processes
+                    .iter()
+                    .map(|(id, g)| (id.to_ascii_lowercase(), *g))
+                    .collect()
+            })
+            .collect();
+        HostTest {
+            test,
+            keys,
+            group_of,
+        }
+    }
+}
+
+/// A view's p-values (one per test group) of the combination `name` under
+/// `calibration`; `None` where it was not scored or not calibrated there.
+fn p_values_of<'a>(
+    o: &'a ContextOutcome,
+    name: &str,
+    calibration: Calibration,
+) -> Option<&'a [f64]> {
+    o.scored
+        .iter()
+        .find(|s| s.combination == name)
+        .map(|sc| calibration.p_values(sc))
+        .filter(|p| !p.is_empty())
+}
+
 /// Per view, one combination's p-values over the host test processes (`None`: the
 /// process is absent from the view). `None` when a view has no such p-values under
 /// `calibration`: a failed calibration must not pass for absence.
 fn member_p_views(
     hv: &HostViews<'_>,
-    group_of: &[HashMap<String, usize>],
-    test_keys: &[String],
+    ht: &HostTest,
     k: usize,
     calibration: Calibration,
 ) -> Option<Vec<Vec<Option<f64>>>> {
     let name = &hv.outcomes[0].scored[k].combination;
     hv.outcomes
         .iter()
-        .zip(group_of)
+        .zip(&ht.group_of)
         .map(|(o, groups)| {
-            let p = o
-                .scored
-                .iter()
-                .find(|s| &s.combination == name)
-                .map(|sc| calibration.p_values(sc))
-                .filter(|p| !p.is_empty())?;
+            let p = p_values_of(o, name, calibration)?;
             Some(
-                test_keys
+                ht.keys
                     .iter()
                     .map(|id| groups.get(id).and_then(|&g| p.get(g).copied()))
                     .collect(),
@@ -391,7 +437,9 @@ fn skip() -> Absent {
 /// partner that sees what an embedding autoencoder misses. Embedding detectors (IForest,
 /// OC-SVM, DBSCAN) would only repeat the autoencoder's view.
 fn counts_patterns(sc: &crate::ScoredCombination) -> bool {
-    !sc.apt_llm && (sc.encoder == "-" || sc.detector == crate::DetectorChoice::Rarity.name())
+    !sc.apt_llm
+        && (sc.encoder == crate::ATTRIBUTES_ENCODER
+            || sc.detector == crate::DetectorChoice::Rarity.name())
 }
 
 /// Compute the host view of a finished per-context run. `contexts` are the contexts of
@@ -416,37 +464,17 @@ pub fn host_view(
     let mut rows: Vec<HostRow> = Vec::new();
     // Fused test scores per host and key, kept for explanations of the honest pick.
     let mut fused: Vec<HashMap<String, FusedScores>> = Vec::new();
-    let mut groups_of_host: Vec<Vec<HashMap<String, usize>>> = Vec::new();
-    let mut keys_of_host: Vec<Vec<String>> = Vec::new();
-    let mut test_of_host: Vec<Vec<usize>> = Vec::new();
+    let mut test_of_host: Vec<HostTest> = Vec::new();
     let mut alone_of_host: Vec<AspectsAlone> = Vec::new();
     let views = host_views(report, contexts);
     for hv in &views {
         let index = &hv.index;
-        // Host test processes: those the split puts in test (in every view at once).
-        let test: Vec<usize> = (0..index.len())
-            .filter(|&i| split.part_of(&index.processes[i], index.attack[i]) == Part::Test)
-            .collect();
+        let ht = HostTest::new(hv, split);
+        let test = &ht.test;
         let attacks = test.iter().filter(|&&i| index.attack[i]).count();
         let test_normals = test.len() - attacks;
         let labels: Vec<bool> = test.iter().map(|&i| index.attack[i]).collect();
         let aspects: Vec<String> = hv.outcomes.iter().map(|o| o.aspect.clone()).collect();
-        // Per view: process id -> test group.
-        // (ids match case-insensitively, as in `HostIndex`)
-        let group_of: Vec<HashMap<String, usize>> = hv
-            .outcomes
-            .iter()
-            .map(|o| {
-                o.test_processes
-                    .iter()
-                    .map(|(id, g)| (id.to_ascii_lowercase(), *g))
-                    .collect()
-            })
-            .collect();
-        let test_keys: Vec<String> = test
-            .iter()
-            .map(|&i| index.processes[i].to_ascii_lowercase())
-            .collect();
         // Combinations scored and calibrated in every view (indices into the first view).
         let mut keys: Vec<usize> = Vec::new();
         for (k, sc) in hv.outcomes[0].scored.iter().enumerate() {
@@ -477,11 +505,11 @@ pub fn host_view(
         {
             let sc0 = &first[k];
             // Each member's p-values once; the rules only differ in how they are fused.
-            let Some(own) = member_p_views(hv, &group_of, &test_keys, k, calibration) else {
+            let Some(own) = member_p_views(hv, &ht, k, calibration) else {
                 continue;
             };
             let other = match partner {
-                Some(b) => match member_p_views(hv, &group_of, &test_keys, b, calibration) {
+                Some(b) => match member_p_views(hv, &ht, b, calibration) {
                     Some(p) => Some(p),
                     None => continue,
                 },
@@ -585,9 +613,7 @@ pub fn host_view(
         });
         fused.push(host_fused);
         alone_of_host.push(host_alone);
-        groups_of_host.push(group_of);
-        keys_of_host.push(test_keys);
-        test_of_host.push(test);
+        test_of_host.push(ht);
     }
     // Honest selection: leave one counted host out.
     let counted: Vec<&str> = outcomes
@@ -672,8 +698,7 @@ pub fn host_view(
         let Ok(rule_impl) = rule.parse::<Rule>().map(Rule::rule) else {
             continue;
         };
-        let member =
-            |k: usize| member_p_views(hv, &groups_of_host[h], &keys_of_host[h], k, calibration);
+        let member = |k: usize| member_p_views(hv, &test_of_host[h], k, calibration);
         let Some(own) = member(*k) else {
             continue;
         };
@@ -689,7 +714,7 @@ pub fn host_view(
                 })
             })
             .collect();
-        let test = &test_of_host[h];
+        let test = &test_of_host[h].test;
         let mut order: Vec<usize> = (0..test.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
         for &t in order.iter().take(explain) {
@@ -770,29 +795,17 @@ pub fn write_host_p_values(
     let mut written = 0;
     for hv in &views {
         let index = &hv.index;
+        let ht = HostTest::new(hv, split);
         for (v, o) in hv.outcomes.iter().enumerate() {
-            let group_of: HashMap<String, usize> = o
-                .test_processes
-                .iter()
-                .map(|(id, g)| (id.to_ascii_lowercase(), *g))
-                .collect();
             let cols: Vec<Option<&[f64]>> = columns
                 .iter()
-                .map(|(c, cal)| {
-                    o.scored
-                        .iter()
-                        .find(|s| &s.combination == c)
-                        .map(|sc| cal.p_values(sc))
-                        .filter(|p| !p.is_empty())
-                })
+                .map(|(c, cal)| p_values_of(o, c, *cal))
                 .collect();
-            for i in 0..index.len() {
-                if index.rows[v][i].is_none()
-                    || split.part_of(&index.processes[i], index.attack[i]) != Part::Test
-                {
+            for (&i, key) in ht.test.iter().zip(&ht.keys) {
+                if index.rows[v][i].is_none() {
                     continue;
                 }
-                let Some(&g) = group_of.get(&index.processes[i].to_ascii_lowercase()) else {
+                let Some(&g) = ht.group_of[v].get(key) else {
                     continue;
                 };
                 write!(

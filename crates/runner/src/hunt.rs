@@ -2,7 +2,8 @@
 //! labels. Each aspect's detector is fitted on that aspect's processes (minus a seeded
 //! calibration share), the calibration processes turn its scores into tail
 //! probabilities, and the probabilities of one process are fused over the host's aspects
-//! (an aspect it is absent from counts as ordinary, or is left out: [`Absent`]). Labels, when the data has them, are only counted in the summary.
+//! (an aspect it is absent from counts as ordinary, or is left out: [`Absent`]). Labels,
+//! when the data has them, are only counted in the summary.
 //!
 //! A hunt is two steps with one value between them: [`HuntModels::fit`] fits the
 //! per-aspect detectors with their calibration scores, [`HuntModels::rank`] scores the
@@ -357,6 +358,19 @@ impl HuntModels {
                 .then_with(|| index.processes[a].cmp(&index.processes[b]))
         });
         let labelled_attacks = index.attacks();
+        // Sentences of explained processes are re-embedded without each phrase: bind the
+        // template to each aspect once.
+        let texts: Vec<Option<Textualizer>> = views
+            .iter()
+            .map(|view| {
+                (explain > 0
+                    && encoder.is_some()
+                    && self.representation == Representation::Embedding)
+                    .then(|| {
+                        Textualizer::new(self.settings.template.clone(), &view.context.context)
+                    })
+            })
+            .collect();
         let mut ranked = Vec::with_capacity(order.len());
         for (rank, &i) in order.iter().enumerate() {
             let mut evidence = Vec::new();
@@ -365,9 +379,13 @@ impl HuntModels {
                     continue;
                 };
                 let mut e = stats[v].evidence(row, p, 3);
-                e.raised_by = self
-                    .raised_by(aligned[v], views[v].context, row, encoder)
-                    .map_err(|e| in_context(views[v].context, e))?;
+                e.raised_by = raised_by(
+                    aligned[v],
+                    views[v].context,
+                    row,
+                    texts[v].as_ref().zip(encoder),
+                )
+                .map_err(|e| in_context(views[v].context, e))?;
                 evidence.push(e);
             }
             ranked.push(RankedProcess {
@@ -401,42 +419,40 @@ impl HuntModels {
     }
 }
 
-impl HuntModels {
-    /// The attributes of the process on `row` of `ctx` whose removal lowers `model`'s
-    /// score most (at most three, each lowering it): the detector's own reasons. Rows of
-    /// attributes are re-scored without each attribute; sentences are re-embedded.
-    fn raised_by(
-        &self,
-        model: &AspectModel,
-        ctx: &LabeledContext,
-        row: usize,
-        encoder: Option<&dyn SentenceEncoder>,
-    ) -> Result<Vec<(String, f32)>> {
-        let attributes = &ctx.context.records[row].attributes;
-        let detector = &**model.model.detector();
-        let mut drops: Vec<(String, f32)> = match (self.representation, encoder) {
-            (Representation::Attributes, _) => crate::explain::leave_one_out_rows(
-                attributes,
-                ctx.context.attributes.len(),
-                detector,
-                MAX_EXPLAINED_ATTRIBUTES,
-            )?
-            .into_iter()
-            .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
-            .collect(),
-            (Representation::Embedding, Some(encoder)) => crate::explain::leave_one_out(
-                &Textualizer::new(self.settings.template.clone(), &ctx.context),
-                attributes,
-                encoder,
-                detector,
-                MAX_EXPLAINED_ATTRIBUTES,
-            )?,
-            (Representation::Embedding, None) => Vec::new(),
-        };
-        drops.retain(|d| d.1 > 0.0);
-        drops.truncate(3);
-        Ok(drops)
-    }
+/// The attributes of the process on `row` of `ctx` whose removal lowers `model`'s score
+/// most (at most three, each lowering it): the detector's own reasons. Rows of attributes
+/// are re-scored without each attribute; with `sentences` (the aspect's template and the
+/// encoder), sentences are re-embedded without each phrase.
+fn raised_by(
+    model: &AspectModel,
+    ctx: &LabeledContext,
+    row: usize,
+    sentences: Option<(&Textualizer, &dyn SentenceEncoder)>,
+) -> Result<Vec<(String, f32)>> {
+    let attributes = &ctx.context.records[row].attributes;
+    let detector = &**model.model.detector();
+    let mut drops: Vec<(String, f32)> = match (detector.representation(), sentences) {
+        (Representation::Attributes, _) => crate::explain::leave_one_out_rows(
+            attributes,
+            ctx.context.attributes.len(),
+            detector,
+            MAX_EXPLAINED_ATTRIBUTES,
+        )?
+        .into_iter()
+        .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
+        .collect(),
+        (Representation::Embedding, Some((text, encoder))) => crate::explain::leave_one_out(
+            text,
+            attributes,
+            encoder,
+            detector,
+            MAX_EXPLAINED_ATTRIBUTES,
+        )?,
+        (Representation::Embedding, None) => Vec::new(),
+    };
+    drops.retain(|d| d.1 > 0.0);
+    drops.truncate(3);
+    Ok(drops)
 }
 
 /// How many attributes of one process a leave-one-out explanation re-scores, at most.

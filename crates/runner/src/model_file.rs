@@ -241,7 +241,7 @@ impl ModelFile {
     ) -> Result<FittedDetector, ModelFileError> {
         // A plain file name beside the model file, as `save_model` writes it: a saved file
         // is untrusted and may not point elsewhere.
-        if Path::new(&self.detector).file_name() != Some(std::ffi::OsStr::new(&self.detector)) {
+        if !apt_llm_detect::is_plain_file_name(&self.detector) {
             return Err(ModelFileError::Field {
                 path: path.to_path_buf(),
                 field: "detector",

@@ -123,9 +123,10 @@ pub struct HuntModels {
     pub left_out: Vec<(String, String)>,
     /// The manifest these models were read from (`None` when fitted in this process).
     pub manifest: Option<PathBuf>,
-    /// A counting detector fitted beside this one on every aspect (the host view's pairs:
-    /// `MiniLM / DAE+freq & - / OC3`), with the same host, seed and calibration split;
-    /// per aspect the two p-values are fused by this one's rule before the aspects are.
+    /// A detector of attribute rows ([`PARTNERS`]) fitted beside this one on every aspect
+    /// (the host view's pairs: `MiniLM / DAE+freq & - / OC3`), with the same host, seed
+    /// and calibration split; per aspect the two p-values are fused by this one's rule
+    /// before the aspects are.
     pub partner: Option<Box<HuntModels>>,
 }
 
@@ -771,7 +772,7 @@ impl ManifestAspect {
     /// ProcessAll, its model a plain file name in the manifest's directory.
     fn validate(&self, path: &Path, i: usize, host: &HostId) -> Result<ContextId, HuntModelError> {
         let at = |name: &str| format!("aspects[{i}].{name}");
-        let plain = Path::new(&self.model).file_name() == Some(std::ffi::OsStr::new(&self.model));
+        let plain = apt_llm_detect::is_plain_file_name(&self.model);
         if !plain {
             return Err(field(
                 path,
@@ -969,7 +970,7 @@ fn load_partner(
     manifest: &Manifest,
     registry: &Registry,
 ) -> Result<HuntModels, HuntModelError> {
-    if Path::new(name).file_name() != Some(std::ffi::OsStr::new(name)) {
+    if !apt_llm_detect::is_plain_file_name(name) {
         return Err(field(
             path,
             "partner",
