@@ -18,8 +18,10 @@
 //!
 //! Selection at host level is honest: the combination (encoder, detector, settings,
 //! fusion rule, calibration and absent-aspect policy) reported for a host is the one with
-//! the best mean AUC over the *other* hosts (leave-one-host-out); the paper-style pick (best on the host itself) is reported
-//! beside it.
+//! the best mean AUC over the *other* hosts ([`leave_one_host_out`]): every other host
+//! whose test set has both classes and enough normals, including hosts of a single
+//! aspect, which do not count in the host mean but tell detectors apart. The paper-style
+//! pick (best on the host itself) is reported beside it.
 
 use crate::experiment::{ContextOutcome, ExperimentReport, detector_label};
 use apt_llm_fusion::{Absent, Rule, fuse_processes};
@@ -461,6 +463,7 @@ pub fn host_view(
         .filter_map(|s| Some((s.context, s.honest?.1)))
         .collect();
     let mut outcomes = Vec::new();
+    let mut evidence: Vec<bool> = Vec::new();
     let mut rows: Vec<HostRow> = Vec::new();
     // Fused test scores per host and key, kept for explanations of the honest pick.
     let mut fused: Vec<HashMap<String, FusedScores>> = Vec::new();
@@ -573,6 +576,9 @@ pub fn host_view(
                 host_fused.insert(key, (k, partner, scores));
             }
         }
+        // A host whose test set can score a candidate (both classes, enough normals) is
+        // evidence for the selection of the other hosts, counted in the mean or not.
+        evidence.push(two_classes && test_normals >= min_test_normals && !aspects.is_empty());
         let not_counted = if aspects.len() < MIN_VIEWS {
             Some(format!(
                 "{} scored view(s), fewer than {MIN_VIEWS}",
@@ -615,15 +621,18 @@ pub fn host_view(
         alone_of_host.push(host_alone);
         test_of_host.push(ht);
     }
-    // Honest selection: leave one counted host out.
-    let counted: Vec<&str> = outcomes
+    // Honest selection: leave one host out. The evidence is every other host whose test
+    // set can score a candidate, single-aspect hosts included: they cannot tell fusion
+    // rules apart, but they do tell detectors apart.
+    let evidence: Vec<&str> = outcomes
         .iter()
-        .filter(|o| o.not_counted.is_none())
-        .map(|o| o.host.as_str())
+        .zip(&evidence)
+        .filter(|(_, e)| **e)
+        .map(|(o, _)| o.host.as_str())
         .collect();
     let mut per_key: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut apt_keys = std::collections::HashSet::new();
-    for r in rows.iter().filter(|r| counted.contains(&r.host.as_str())) {
+    for r in rows.iter().filter(|r| evidence.contains(&r.host.as_str())) {
         per_key
             .entry(r.key())
             .or_default()
@@ -632,28 +641,8 @@ pub fn host_view(
             apt_keys.insert(r.key());
         }
     }
-    let pick = |host: &str, only_apt: bool| -> Option<(String, f64)> {
-        per_key
-            .iter()
-            .filter(|(k, _)| !only_apt || apt_keys.contains(*k))
-            .filter_map(|(k, per)| {
-                let here = *per.get(host)?;
-                let others: Vec<f64> = per
-                    .iter()
-                    .filter(|(h, _)| h.as_str() != host)
-                    .map(|(_, v)| *v)
-                    .collect();
-                if others.is_empty() {
-                    return None;
-                }
-                Some((
-                    k.clone(),
-                    others.iter().sum::<f64>() / others.len() as f64,
-                    here,
-                ))
-            })
-            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-            .map(|(k, _, here)| (k, here))
+    let pick = |host: &str, only_apt: bool| {
+        leave_one_host_out(&per_key, host, |k| !only_apt || apt_keys.contains(k))
     };
     for (h, o) in outcomes.iter_mut().enumerate() {
         let host_rows: Vec<&HostRow> = rows.iter().filter(|r| r.host == o.host).collect();
@@ -739,6 +728,35 @@ pub fn host_view(
         }
     }
     (outcomes, rows)
+}
+
+/// The key among `per_key` (key → host → AUC) that `allowed` admits with the best mean AUC
+/// over the hosts other than `host`, and its AUC on `host`: `host`'s own AUC never enters
+/// the choice. Ties go to the smaller key; keys without `host` or without another host
+/// are not candidates.
+pub fn leave_one_host_out(
+    per_key: &BTreeMap<String, BTreeMap<String, f64>>,
+    host: &str,
+    allowed: impl Fn(&str) -> bool,
+) -> Option<(String, f64)> {
+    per_key
+        .iter()
+        .filter(|(k, _)| allowed(k))
+        .filter_map(|(k, per)| {
+            let here = *per.get(host)?;
+            let others: Vec<f64> = per
+                .iter()
+                .filter(|(h, _)| h.as_str() != host)
+                .map(|(_, v)| *v)
+                .collect();
+            if others.is_empty() {
+                return None;
+            }
+            let mean = others.iter().sum::<f64>() / others.len() as f64;
+            Some((k, mean, here))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+        .map(|(k, _, here)| (k.clone(), here))
 }
 
 /// Mean of the honest host picks over counted hosts, with the host count.
@@ -829,4 +847,66 @@ pub fn write_host_p_values(
     }
     w.flush()?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[(&str, &[(&str, f64)])]) -> BTreeMap<String, BTreeMap<String, f64>> {
+        rows.iter()
+            .map(|(k, per)| {
+                let per = per.iter().map(|(h, v)| (h.to_string(), *v)).collect();
+                (k.to_string(), per)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn leave_one_host_out_never_reads_the_scored_host() {
+        // "b" is best on h1 itself, "a" on the others: h1 gets "a", with its own AUC.
+        let t = table(&[
+            ("a", &[("h1", 0.6), ("h2", 0.9), ("h3", 0.9)]),
+            ("b", &[("h1", 1.0), ("h2", 0.8), ("h3", 0.8)]),
+        ]);
+        assert_eq!(
+            leave_one_host_out(&t, "h1", |_| true),
+            Some(("a".into(), 0.6))
+        );
+        // Only "b" allowed; a key without another host is no candidate.
+        assert_eq!(
+            leave_one_host_out(&t, "h1", |k| k == "b"),
+            Some(("b".into(), 1.0))
+        );
+        let lone = table(&[("a", &[("h1", 0.7)])]);
+        assert_eq!(leave_one_host_out(&lone, "h1", |_| true), None);
+        // Ties go to the smaller key.
+        let tie = table(&[
+            ("b", &[("h1", 0.1), ("h2", 0.9)]),
+            ("a", &[("h1", 0.2), ("h2", 0.9)]),
+        ]);
+        assert_eq!(
+            leave_one_host_out(&tie, "h1", |_| true),
+            Some(("a".into(), 0.2))
+        );
+    }
+
+    #[test]
+    fn a_single_aspect_host_is_evidence_for_the_others() {
+        // h2 and h3 tie "a" and "b"; a single-aspect host h4, not in the mean, breaks it.
+        let mut t = table(&[
+            ("a", &[("h1", 0.7), ("h2", 0.9), ("h3", 0.8)]),
+            ("b", &[("h1", 0.9), ("h2", 0.8), ("h3", 0.9)]),
+        ]);
+        assert_eq!(
+            leave_one_host_out(&t, "h1", |_| true),
+            Some(("a".into(), 0.7))
+        );
+        t.get_mut("b").unwrap().insert("h4".into(), 0.95);
+        t.get_mut("a").unwrap().insert("h4".into(), 0.6);
+        assert_eq!(
+            leave_one_host_out(&t, "h1", |_| true),
+            Some(("b".into(), 0.9))
+        );
+    }
 }
