@@ -646,7 +646,7 @@ impl FittedAutoencoder {
             None => {
                 return Err(err(
                     "not a saved detector: no \"kind\" field (expected a model written by \
-                     `evaluate --save-models`)"
+                     `apt-llm evaluate --save-models` or `hunt --save-models`)"
                         .into(),
                 ));
             }

@@ -215,6 +215,9 @@ impl Detector for FittedDbscan {
     fn input_dim(&self) -> usize {
         self.dim
     }
+    fn transductive(&self) -> bool {
+        self.params.score == DbscanScore::Transductive
+    }
     fn score(&self, x: ArrayView2<'_, f32>) -> Result<Array1<f32>> {
         check_rows(x, self.dim)?;
         match self.params.score {

@@ -336,6 +336,9 @@ impl Detector for FittedOc3 {
     fn representation(&self) -> Representation {
         Representation::Attributes
     }
+    fn transductive(&self) -> bool {
+        self.params.transductive
+    }
     fn input_dim(&self) -> usize {
         self.dim
     }

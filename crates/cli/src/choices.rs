@@ -50,6 +50,24 @@ impl DetectorArg {
     }
 }
 
+/// A hunt partner: a detector of attribute rows fitted beside the hunt's detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PartnerArg {
+    /// OC3 (Krimp code tables).
+    Oc3,
+    /// AVF (attribute value frequency).
+    Avf,
+}
+
+impl From<PartnerArg> for DetectorChoice {
+    fn from(p: PartnerArg) -> Self {
+        match p {
+            PartnerArg::Oc3 => DetectorChoice::Oc3,
+            PartnerArg::Avf => DetectorChoice::Avf,
+        }
+    }
+}
+
 /// The detectors of a list, in order, each once.
 pub fn detectors(args: &[DetectorArg]) -> Vec<DetectorChoice> {
     let mut out: Vec<DetectorChoice> = Vec::new();

@@ -9,7 +9,8 @@ use apt_llm::embed::{EncoderOptions, SentenceEncoder, cache_dir, load_encoder, r
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::runner::{
     DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, ModelFile, ModelFileError,
-    attribute_rows, embed_patterns, leave_one_out, registry, run, selections, write_outputs,
+    attribute_rows, embed_patterns, leave_one_out, leave_one_out_rows, registry, run, selections,
+    write_outputs,
 };
 use apt_llm::textualize::Textualizer;
 use clap::Args;
@@ -59,6 +60,7 @@ pub struct EvaluateArgs {
     /// autoencoder).
     #[arg(long, value_enum, default_value_t = SwitchArg::Both)]
     prior: SwitchArg,
+    /// Seed of the split (a hash of each process id with the seed) and of every detector.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Autoencoder epochs.
@@ -89,7 +91,8 @@ pub struct EvaluateArgs {
     /// aspect and combination, the numbers the host view fuses (to try other rules).
     #[arg(long)]
     host_p_values: bool,
-    /// Save each context's best autoencoder for `apt-llm score` (into OUT/models).
+    /// Save each context's best APT-LLM combination (encoder + autoencoder: the paper
+    /// pick, best by test AUC on that same context) for `apt-llm score` (into OUT/models).
     #[arg(long)]
     save_models: bool,
     /// No progress bars.
@@ -109,6 +112,14 @@ fn check_output_dir(
     }
     std::fs::create_dir_all(out)
         .map_err(|e| format!("--out {}: cannot create it: {e}", out.display()))?;
+    if out.join("hunt.json").exists() {
+        return Err(format!(
+            "--out {}: holds the models of `apt-llm hunt` (hunt.json); choose another directory",
+            out.display()
+        )
+        .into());
+    }
+    remove_earlier_outputs(out)?;
     let probe = out.join(".apt-llm-write-test");
     std::fs::write(&probe, b"")
         .map_err(|e| format!("--out {}: not writable: {e}", out.display()))?;
@@ -125,6 +136,93 @@ fn check_output_dir(
         std::fs::File::create(&p).map_err(|e| format!("{}: cannot write it: {e}", p.display()))?;
     }
     Ok(())
+}
+
+/// The list of the files a run of `evaluate` wrote into its `--out`, one relative path a
+/// line: the next run into the same directory removes them first.
+const OUTPUTS_FILE: &str = ".apt-llm-outputs";
+
+/// A path of the outputs list that the next run may remove: a plain file name, or one
+/// inside `models/` (the list is read back from disk: untrusted).
+fn is_output_path(line: &str) -> bool {
+    let plain = |n: &str| apt_llm::detect::is_plain_file_name(n) && n != OUTPUTS_FILE;
+    match line.split_once('/') {
+        None => plain(line),
+        Some(("models", rest)) => plain(rest),
+        Some(_) => false,
+    }
+}
+
+/// Remove the files an earlier run listed in `out/.apt-llm-outputs`, so that no figure,
+/// table or model of another run sits beside this run's report; other files are left
+/// alone. Says how many.
+fn remove_earlier_outputs(out: &std::path::Path) -> Result<(), BoxError> {
+    let list = out.join(OUTPUTS_FILE);
+    let Ok(text) = std::fs::read_to_string(&list) else {
+        return Ok(());
+    };
+    let mut removed = 0;
+    for line in text.lines().filter(|l| is_output_path(l)) {
+        let p = out.join(line);
+        if p.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            std::fs::remove_file(&p).map_err(|e| {
+                format!(
+                    "{}: cannot remove this output of an earlier run: {e}",
+                    p.display()
+                )
+            })?;
+            removed += 1;
+        }
+    }
+    std::fs::remove_file(&list).map_err(|e| format!("{}: {e}", list.display()))?;
+    if removed > 0 {
+        eprintln!(
+            "removed {removed} files an earlier run wrote into {}",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// List what this run wrote into `out` (see [`remove_earlier_outputs`]).
+fn record_outputs(
+    out: &std::path::Path,
+    figures: &[String],
+    models: Option<&std::path::Path>,
+) -> Result<(), BoxError> {
+    let mut lines: Vec<String> = [
+        "results.csv",
+        "results.json",
+        "report.md",
+        "hosts.csv",
+        "host_pvalues.csv",
+    ]
+    .iter()
+    .filter(|t| out.join(t).is_file())
+    .map(|t| t.to_string())
+    .collect();
+    for f in figures {
+        lines.push(f.clone());
+        let svg = std::path::Path::new(f).with_extension("svg");
+        if let Some(svg) = svg.to_str().filter(|s| out.join(s).is_file()) {
+            lines.push(svg.to_string());
+        }
+    }
+    if let Some(dir) = models
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for e in entries.flatten() {
+            if let Some(n) = e.file_name().to_str() {
+                lines.push(format!("models/{n}"));
+            }
+        }
+    }
+    lines.retain(|l| is_output_path(l));
+    lines.sort();
+    lines.dedup();
+    let list = out.join(OUTPUTS_FILE);
+    std::fs::write(&list, lines.join("\n") + "\n")
+        .map_err(|e| format!("{}: {e}", list.display()).into())
 }
 
 pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
@@ -200,6 +298,23 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let figures = write_outputs(&report, &a.out, &command, a.figure_context.as_deref())?;
+    record_outputs(&a.out, &figures, cfg.save_models.as_deref())?;
+    if let Some(dir) = &cfg.save_models {
+        let saved = std::fs::read_dir(dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.ends_with(".pipeline.json"))
+                })
+                .count()
+        });
+        if saved == 0 {
+            eprintln!(
+                "warning: --save-models saved nothing: it saves each context's best APT-LLM combination (encoder + autoencoder), and this run scored none"
+            );
+        }
+    }
     for (name, why) in &report.unavailable_encoders {
         eprintln!("encoder {name} skipped: {why}");
     }
@@ -288,9 +403,12 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
 
 #[derive(Args)]
 pub struct ScoreArgs {
-    /// A model file written by `evaluate --save-models` (OUT/models/<context>.pipeline.json).
+    /// A model file written by `evaluate --save-models` or `hunt --save-models`
+    /// (`<scenario>_<performer>_<aspect>.pipeline.json`, e.g.
+    /// OUT/models/bovia_cadets_PE.pipeline.json).
     #[arg(long)]
     model: PathBuf,
+    /// ADAPT data root (default: $APT_LLM_DATA).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Context to score, e.g. bovia/cadets/PE.
@@ -303,8 +421,9 @@ pub struct ScoreArgs {
     /// Explain this many of them.
     #[arg(long, default_value_t = 5)]
     explain: usize,
-    /// Flag scores above this percentile of the held-out normal scores saved with the
-    /// model (default: the threshold saved with it, the 95th percentile).
+    /// Flag scores above this percentile of the calibration scores saved with the model
+    /// (`evaluate`: held-out normal processes; `hunt`: its calibration share) (default:
+    /// the threshold saved with it, the 95th percentile).
     #[arg(long, conflicts_with = "alert_budget")]
     percentile: Option<f64>,
     /// Flag (about) the N most anomalous processes instead: the threshold is set at the
@@ -371,15 +490,12 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
     order.sort_by(|&p, &q| scores[q].total_cmp(&scores[p]));
     let (threshold, rule) = match (a.percentile, a.alert_budget) {
         (Some(p), _) => {
-            model.set_percentile(p).map_err(|e| {
-                format!(
-                    "{}: --percentile {p}: {e} (the model file keeps the held-out normal scores it needs)",
-                    a.model.display()
-                )
-            })?;
+            model
+                .set_percentile(p)
+                .map_err(|e| format!("{}: --percentile {p}: {e}", a.model.display()))?;
             (
                 model.threshold().value,
-                format!("{p}th percentile of held-out normal scores"),
+                format!("{p}th percentile of the calibration scores saved with the model"),
             )
         }
         (None, Some(n)) => {
@@ -404,7 +520,7 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         (None, None) => (
             model.threshold().value,
             format!(
-                "{}th percentile of held-out normal scores (saved with the model)",
+                "{}th percentile of the calibration scores saved with the model",
                 model.threshold().percentile
             ),
         ),
@@ -420,12 +536,23 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
     let mut listed = Vec::new();
     for (rank, &p) in order.iter().take(a.top).enumerate() {
         let pat = &patterns.patterns[p];
-        let why = if let Some(enc) = &encoder
-            && rank < a.explain
-            && scores[p] > threshold
-        {
+        let why: Vec<(String, f32)> = if rank < a.explain && scores[p] > threshold {
+            // Sentences re-embedded without each phrase, or attribute rows re-scored
+            // without each attribute.
+            let drops = match &encoder {
+                Some(enc) => leave_one_out(&tx, &pat.attributes, &**enc, &**model.detector(), 64)?,
+                None => leave_one_out_rows(
+                    &pat.attributes,
+                    ctx.context.attributes.len(),
+                    &**model.detector(),
+                    64,
+                )?
+                .into_iter()
+                .map(|(at, d)| (ctx.context.attributes[at as usize].clone(), d))
+                .collect(),
+            };
             // Only attributes whose removal lowers the score raise it.
-            leave_one_out(&tx, &pat.attributes, &**enc, &**model.detector(), 64)?
+            drops
                 .into_iter()
                 .filter(|(_, d)| *d > 0.0)
                 .take(3)

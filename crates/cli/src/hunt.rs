@@ -2,13 +2,15 @@
 //! per-aspect models fitted (and saved with `--save-models`) or read with `--model`.
 
 use crate::BoxError;
-use crate::choices::{AbsentArg, BackendArg, DetectorArg, FusionArg, OnOff, PrecisionArg};
+use crate::choices::{
+    AbsentArg, BackendArg, DetectorArg, FusionArg, OnOff, PartnerArg, PrecisionArg,
+};
 use apt_llm::detect::Representation;
 use apt_llm::embed::cache_dir;
 use apt_llm::provenance::{Aspect, Catalog, HostId, LabeledContext, default_data_root};
 use apt_llm::runner::{
     DetectorChoice, EncoderSpec, ExperimentConfig, HuntConfig, HuntModels, HuntReport, HuntRequest,
-    RankedProcess, hunt, registry,
+    MANIFEST_FILE, RankedProcess, hunt, registry,
 };
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -46,14 +48,15 @@ pub struct HuntArgs {
     #[arg(long, value_enum, default_value_t = crate::models::DeviceArg::Cpu)]
     device: crate::models::DeviceArg,
     /// Detector fitted on each aspect (avf and oc3 read the attribute rows and need no
-    /// encoder; dbscan is transductive and refused, use dbscan-core) (default: dae).
+    /// encoder; dbscan and oc3-transductive score rows by the rows scored with them, which
+    /// no held-out normal can calibrate: refused, use dbscan-core or oc3) (default: dae).
     #[arg(long, value_enum, ignore_case = true)]
     detector: Option<DetectorArg>,
-    /// A detector of attribute rows fitted beside --detector on every aspect (oc3 or avf);
-    /// per aspect the two p-values are fused by --fusion before the aspects are, as the
-    /// host view's pairs (`MiniLM / DAE & - / OC3`) (default: none).
+    /// A detector of attribute rows fitted beside --detector on every aspect; per aspect
+    /// the two p-values are fused by --fusion before the aspects are, as the host view's
+    /// pairs (`MiniLM / DAE & - / OC3`). Not the detector itself (default: none).
     #[arg(long, value_enum, ignore_case = true)]
-    partner: Option<DetectorArg>,
+    partner: Option<PartnerArg>,
     /// Self-attention in the autoencoder (default: off; refused for other detectors).
     #[arg(long, value_enum)]
     attention: Option<OnOff>,
@@ -118,13 +121,16 @@ fn detector_of(arg: DetectorArg) -> Result<DetectorChoice, BoxError> {
     let [detector] = arg.choices()[..] else {
         return Err("--detector takes one detector, not all".into());
     };
-    if detector == DetectorChoice::Dbscan {
-        return Err(
-            "--detector dbscan is transductive (it clusters the rows it scores); use dbscan-core"
-                .into(),
-        );
+    // The library refuses transductive detectors too; the flag's own words are clearer.
+    match detector {
+        DetectorChoice::Dbscan => Err(
+            "--detector dbscan is transductive (it clusters the rows it scores): held-out normals cannot calibrate it; use dbscan-core".into(),
+        ),
+        DetectorChoice::Oc3Transductive => Err(
+            "--detector oc3-transductive is transductive (it mines the rows it scores): held-out normals cannot calibrate it; use oc3".into(),
+        ),
+        _ => Ok(detector),
     }
-    Ok(detector)
 }
 
 /// The host's contexts under the data root.
@@ -180,7 +186,7 @@ fn fit(a: &HuntArgs, root: &Path) -> Result<(HuntReport, f64), BoxError> {
         },
         fusion: a.fusion.unwrap_or(FusionArg::Fisher).into(),
         absent: a.absent.unwrap_or(AbsentArg::Neutral).into(),
-        partner: a.partner.map(detector_of).transpose()?,
+        partner: a.partner.map(Into::into),
         calibration_fraction: calibration,
         explain: a.explain.min(a.top),
     };
@@ -208,7 +214,7 @@ fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
         epochs: a.epochs,
         fusion: a.fusion.map(Into::into),
         absent: a.absent.map(Into::into),
-        partner: a.partner.map(detector_of).transpose()?,
+        partner: a.partner.map(Into::into),
         calibration_fraction: a.calibration,
         seed: a.seed,
         precision: a.precision.map(Into::into),
@@ -219,6 +225,11 @@ fn request_of(a: &HuntArgs) -> Result<HuntRequest, BoxError> {
 
 /// Rank with the models saved in `dir`, checked against the options and the data.
 fn rank_saved(a: &HuntArgs, dir: &Path, root: &Path) -> Result<(HuntReport, f64), BoxError> {
+    // The manifest's own path names its directory too.
+    let dir = match dir.parent() {
+        Some(parent) if dir.is_file() && dir.file_name() == Some(MANIFEST_FILE.as_ref()) => parent,
+        _ => dir,
+    };
     let models = HuntModels::load(dir, &registry())?;
     models.check_request(&request_of(a)?)?;
     let contexts = host_contexts(root, &models.host)?;
@@ -268,23 +279,32 @@ fn print_report(a: &HuntArgs, report: &HuntReport, calibration: f64) -> Result<(
     }
     if !report.in_sample_calibration.is_empty() {
         println!(
-            "  too few processes to hold any out in {}: calibrated on the training processes",
+            "  the calibration share holds no process of {}: calibrated on the training processes",
             report.in_sample_calibration.join(", ")
         );
     }
+    if report.combination.contains(" & ") {
+        println!(
+            "  p: both detectors' p-values fused per aspect; \"raised most by\": the first detector's reasons"
+        );
+    }
+    println!("rank  score = -ln(fused p)  process");
     for (rank, p) in report.ranked.iter().take(a.top).enumerate() {
         print_process(rank, p);
     }
     if report.labelled_attacks > 0 {
         let n = report.labelled_attacks;
+        let top = |k: usize| {
+            let tie = report.tie_at_cut(k).map_or(String::new(), |(f, l)| {
+                format!(" (ranks {f}-{l} tie: the count depends on how ties are ordered)")
+            });
+            format!("{} in the top {k}{tie}", report.attacks_in_top(k))
+        };
         println!(
-            "labelled attacks: {} of {n} in the top {}, {} in the top {}, {} in the top {}",
-            report.attacks_in_top(a.top),
-            a.top,
-            report.attacks_in_top(n),
-            n,
-            report.attacks_in_top(2 * n),
-            2 * n
+            "labelled attacks: {n} in all; {}, {}, {}",
+            top(a.top),
+            top(n),
+            top(2 * n)
         );
     }
     Ok(())
@@ -295,7 +315,13 @@ fn print_process(rank: usize, p: &RankedProcess) {
         Some(true) => " [labelled attack]",
         _ => "",
     };
-    println!("{:>4}. {:>7.2}  {}{label}", rank + 1, p.score, p.process);
+    // -ln 1 prints as 0.00, not -0.00.
+    println!(
+        "{:>4}. {:>7.2}  {}{label}",
+        rank + 1,
+        p.score.max(0.0),
+        p.process
+    );
     for e in &p.evidence {
         let attrs: Vec<String> = e
             .rarest

@@ -40,6 +40,7 @@ enum Command {
     },
     /// Print the distinct sentences of a context with their counts.
     Sentences {
+        /// ADAPT data root (default: $APT_LLM_DATA).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Context, e.g. bovia/cadets/PE.
@@ -61,8 +62,10 @@ enum Command {
         /// Hugging Face Hub when no cache has it).
         #[arg(long)]
         model: String,
+        /// A text file of sentences, one a line (UTF-8).
         #[arg(long)]
         sentences: PathBuf,
+        /// The .npy file to write: one row of float32 per sentence.
         #[arg(long)]
         out: PathBuf,
         /// Sentences per forward pass (default: the backend's own: about 4,096 tokens a
@@ -230,10 +233,11 @@ fn datasets(root: PathBuf, json: bool) -> Result<(), BoxError> {
             r["performer"].as_str().unwrap_or(""),
             r["os"].as_str().unwrap_or(""),
             r["aspect"].as_str().unwrap_or(""),
-            r["rows"],
-            r["attributes"],
-            r["attacks"],
-            r["patterns"]
+            // JSON numbers ignore widths: print them as numbers.
+            r["rows"].as_u64().unwrap_or(0),
+            r["attributes"].as_u64().unwrap_or(0),
+            r["attacks"].as_u64().unwrap_or(0),
+            r["patterns"].as_u64().unwrap_or(0)
         );
     }
     let slots = catalog.slots();

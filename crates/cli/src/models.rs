@@ -50,8 +50,13 @@ impl DeviceArg {
 pub fn model_dir(spec: &str) -> Result<PathBuf, BoxError> {
     match resolve_model(spec) {
         Ok(dir) => Ok(dir),
-        Err(not_found @ EmbedError::ModelNotFound { .. }) if is_hub_id(spec) => {
-            fetch_on_demand(spec).map_err(|e| format!("{not_found}; fetching it: {e}").into())
+        Err(EmbedError::ModelNotFound { .. }) if is_hub_id(spec) => {
+            fetch_on_demand(spec).map_err(|e| {
+                format!(
+                    "model {spec:?} not found: not a directory nor in the caches, and fetching it from the Hugging Face Hub failed: {e}; download its directory (config.json, model.safetensors, tokenizer.json) and pass its path"
+                )
+                .into()
+            })
         }
         Err(e) => Err(e.into()),
     }

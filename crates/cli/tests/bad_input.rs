@@ -99,7 +99,7 @@ fn datasets_reports_unmatched_labels_and_matches_ids_across_case() {
 fn datasets_on_a_missing_root() {
     fails_naming(
         apt_llm().args(["datasets", "--data", "/nonexistent/apt-llm-root"]),
-        &["/nonexistent/apt-llm-root", "not a directory"],
+        &["/nonexistent/apt-llm-root", "no such directory"],
     );
 }
 
@@ -606,4 +606,61 @@ fn evaluate_refuses_a_host_p_values_path_it_cannot_write() {
         &["host_pvalues.csv", "cannot write it"],
     );
     assert!(!out.path().join("results.csv").exists(), "nothing ran");
+}
+
+#[test]
+fn evaluate_removes_what_an_earlier_run_wrote_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // What an earlier run listed goes; a user's file stays, and so does anything a
+    // hostile list names outside the directory or under another folder.
+    write(&out, "fig4_auc_heatmap_old.png", "stale");
+    write(&out, "notes.txt", "mine");
+    write(tmp.path(), "escape.txt", "outside");
+    write(&out, "sub/x.txt", "under another folder");
+    write(
+        &out,
+        ".apt-llm-outputs",
+        "fig4_auc_heatmap_old.png\n../escape.txt\n/etc/hostname\nsub/x.txt\nmodels/../notes.txt\n",
+    );
+    let evaluate = || {
+        let mut cmd = apt_llm();
+        cmd.args([
+            "evaluate",
+            "--synthetic",
+            "--detectors",
+            "oc3",
+            "--quiet",
+            "--no-cache",
+            "--out",
+        ])
+        .arg(&out);
+        cmd
+    };
+    let (_, err) = run_expect(&mut evaluate(), 0);
+    assert!(
+        err.contains("removed 1 files an earlier run wrote"),
+        "{err}"
+    );
+    assert!(!out.join("fig4_auc_heatmap_old.png").exists());
+    for kept in [
+        out.join("notes.txt"),
+        tmp.path().join("escape.txt"),
+        out.join("sub/x.txt"),
+    ] {
+        assert!(kept.is_file(), "{}", kept.display());
+    }
+    let listed = std::fs::read_to_string(out.join(".apt-llm-outputs")).unwrap();
+    assert!(listed.lines().any(|l| l == "results.csv"), "{listed}");
+    assert!(!listed.contains("notes.txt"), "{listed}");
+    // A second run removes the first one's files and writes them again.
+    let (_, err) = run_expect(&mut evaluate(), 0);
+    assert!(err.contains("files an earlier run wrote"), "{err}");
+    assert!(out.join("results.csv").is_file());
+    // Saving models of a run without an autoencoder saves none, and says so.
+    let (_, err) = run_expect(evaluate().arg("--save-models"), 0);
+    assert!(err.contains("--save-models saved nothing"), "{err}");
+    // The directory of hunt models is not an evaluate output directory.
+    write(&out, "hunt.json", "{}");
+    fails_naming(&mut evaluate(), &["--out", "hunt.json"]);
 }

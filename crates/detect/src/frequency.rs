@@ -498,6 +498,9 @@ impl Detector for FrequencyPrior {
     fn loss_history(&self) -> Option<&[(f32, Option<f32>)]> {
         self.inner.loss_history()
     }
+    fn transductive(&self) -> bool {
+        self.inner.transductive()
+    }
     /// Writes this file (JSON) and the inner detector beside it as `<file>.inner`.
     fn save(&self, path: &Path) -> Result<()> {
         let file = path

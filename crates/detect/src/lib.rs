@@ -263,6 +263,13 @@ pub trait Detector: Send + Sync {
         let _ = weights;
         self.score(x)
     }
+    /// Whether a row's score depends on the other rows scored with it (DBSCAN as the
+    /// authors ran it, transductive OC3). Such scores have no fixed scale, so held-out
+    /// normal scores cannot calibrate them: the host view and `hunt` leave these
+    /// detectors out. Default: `false`; a wrapper answers for what it wraps.
+    fn transductive(&self) -> bool {
+        false
+    }
     /// Per-epoch (train, validation) losses, for detectors trained by gradient descent.
     fn loss_history(&self) -> Option<&[(f32, Option<f32>)]> {
         None

@@ -46,7 +46,7 @@ pub fn load_json<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Res
             path,
             format!(
                 "not a saved detector: no \"kind\" field (expected a {kind:?} model written by \
-                 `evaluate --save-models`)"
+                 `Detector::save`: `apt-llm evaluate --save-models` or `hunt --save-models`)"
             ),
         ));
     };
@@ -74,7 +74,7 @@ pub fn saved_kind(path: &Path) -> Result<String> {
         None => Err(persist_err(
             path,
             "not a saved detector: no \"kind\" field (expected a model written by \
-             `evaluate --save-models`)",
+             `Detector::save`: `apt-llm evaluate --save-models` or `hunt --save-models`)",
         )),
     }
 }

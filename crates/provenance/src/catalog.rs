@@ -109,9 +109,14 @@ impl Catalog {
             Ok(v)
         };
         if !root.is_dir() {
+            let reason = if root.exists() {
+                "not a directory"
+            } else {
+                "no such directory"
+            };
             return Err(ProvenanceError::UnknownLayout {
                 path: root,
-                reason: "not a directory".into(),
+                reason: reason.into(),
             });
         }
         let mut folders = Vec::new();
@@ -262,6 +267,20 @@ impl Catalog {
     pub fn load_folder(&self, id: &ContextId) -> Result<Vec<LabeledContext>> {
         let folder = self.folder(id)?;
         let gt = GroundTruth::from_files(&folder.ground_truth)?;
+        if gt.rows > 0 && gt.attacks.is_empty() {
+            let mut labels: Vec<(&String, &usize)> = gt.labels.iter().collect();
+            labels.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            return Err(ProvenanceError::NoAttackLabel {
+                files: folder.ground_truth.clone(),
+                rows: gt.rows,
+                labels: labels
+                    .iter()
+                    .take(5)
+                    .map(|(l, n)| format!("{l:?} x{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         let mut loaded: Vec<(Context, bool)> = Vec::new();
         for (aspect, path) in &folder.contexts {
             loaded.push((Context::from_csv(path, *aspect)?, false));

@@ -113,6 +113,14 @@ pub enum ProvenanceError {
         files: Vec<PathBuf>,
         ids: usize,
     },
+    /// Ground truth with rows but no attack label: every process would pass for normal.
+    #[error("{}: ground truth labels {rows} ids and none {attack}: every process would pass for normal (labels found: {labels})", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "), attack = crate::ground_truth::ATTACK_LABEL)]
+    NoAttackLabel {
+        files: Vec<PathBuf>,
+        rows: usize,
+        /// The labels found, with their counts (the most frequent first, at most five).
+        labels: String,
+    },
     /// A directory that is not laid out as `{scenario}/{performer}/Process*.csv`.
     #[error("{}: unknown layout: {reason}", path.display())]
     UnknownLayout { path: PathBuf, reason: String },

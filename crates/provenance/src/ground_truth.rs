@@ -28,6 +28,8 @@ pub struct GroundTruth {
     pub rows: usize,
     /// Rows whose id had already been seen (within or across files).
     pub duplicate_rows: usize,
+    /// Data rows per label, as written (trimmed).
+    pub labels: std::collections::BTreeMap<String, usize>,
 }
 
 impl GroundTruth {
@@ -130,6 +132,7 @@ impl GroundTruth {
                 return Err(ProvenanceError::parse(path, line, ParseIssue::EmptyId));
             }
             rows += 1;
+            *self.labels.entry(label.clone()).or_default() += 1;
             if label.eq_ignore_ascii_case(ATTACK_LABEL) {
                 self.attacks.insert(id.clone());
             }

@@ -188,6 +188,10 @@ fn unknown_layouts() {
     );
 
     let e = Catalog::discover(dir.path().join("nope")).unwrap_err();
+    assert!(e.to_string().contains("no such directory"), "{e}");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let e = Catalog::discover(&file).unwrap_err();
     assert!(e.to_string().contains("not a directory"), "{e}");
 }
 
@@ -361,6 +365,36 @@ fn ground_truth_ids_and_labels_match_case_insensitively() {
     let c = cat.load(&"bovia/cadets/PE".parse().unwrap()).unwrap();
     assert_eq!(c.labels.flags, vec![true, false, true]);
     assert_eq!(c.unmatched_attacks(), 0);
+}
+
+#[test]
+fn ground_truth_without_an_attack_label_is_refused() {
+    // A misspelt or foreign label scheme would make every process pass for normal.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "bovia/cadets/ProcessEvent.csv",
+        "Object_ID,A\np1,1\np2,0\n",
+    );
+    write(
+        dir.path(),
+        "bovia/cadets/gt.csv",
+        "uuid,label\np1,AdmSubjct::Node\np2,1\np3,1\n",
+    );
+    let cat = Catalog::discover(dir.path()).unwrap();
+    let e = cat
+        .load(&"bovia/cadets/PE".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "gt.csv",
+        "3 ids",
+        "AdmSubject::Node",
+        "\"1\" x2",
+        "\"AdmSubjct::Node\" x1",
+    ] {
+        assert!(e.contains(part), "{part:?} not in {e}");
+    }
 }
 
 #[test]

@@ -56,10 +56,24 @@ pub enum RunnerError {
     /// A hunt partner must count attribute sets or attributes on the attribute rows.
     #[error("a hunt partner is a detector of attribute rows (oc3, avf), not {0}")]
     HuntPartner(String),
+    /// A transductive detector's score of a row depends on the rows scored with it, so
+    /// held-out normal scores cannot calibrate it.
+    #[error(
+        "{0} is transductive (a row's score depends on the rows scored with it): held-out normals cannot calibrate its scores, so hunt refuses it (use dbscan-core or oc3)"
+    )]
+    HuntTransductive(String),
+    /// A hunt partner equal to the detector would count the same evidence twice.
+    #[error("the hunt partner {0} is the detector itself: its evidence would count twice")]
+    HuntPartnerItself(String),
     #[error("calibration fraction {0} is not within (0, 1)")]
     CalibrationFraction(f64),
     #[error("{processes} processes are too few to fit a detector")]
     TooFewProcesses { processes: usize },
+    /// The calibration share left no process to fit on.
+    #[error(
+        "the calibration share {fraction} holds out all {processes} processes: none is left to fit on (lower --calibration)"
+    )]
+    NoTrainingProcesses { processes: usize, fraction: f64 },
 }
 
 /// Result alias.

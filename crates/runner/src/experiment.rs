@@ -671,11 +671,13 @@ fn score_model(
         .score_weighted(input.test_x.view(), Some(test_w.view()))?
         .to_vec();
     let (normal_scores, normal_weights) = model.normal_scores();
-    // Scores that cannot be calibrated (a detector giving NaN on normal rows) leave the
+    // Scores that cannot be calibrated (a detector giving NaN on normal rows, or a
+    // transductive one, whose scale depends on the rows scored together) leave the
     // combination out of the host view: an empty list says so to `hosts`.
+    let transductive = model.detector().transductive();
     let calibrate = |all: &[f32], w: &[f32]| match Calibrator::new(all, Some(w)) {
-        Ok(c) => c.p_values(&scores),
-        Err(_) => Vec::new(),
+        Ok(c) if !transductive => c.p_values(&scores),
+        _ => Vec::new(),
     };
     let p_values = calibrate(normal_scores, normal_weights);
     // Cross-fitted: the held-out normals plus the out-of-fold training normals.

@@ -9,12 +9,14 @@
 //! as the paper's baseline context.
 //!
 //! Candidates are each combination alone and *pairs*: every APT-LLM combination with
-//! every baseline that counts patterns or attributes (OC3, OC3-transductive, AVF, Rarity,
+//! every baseline that counts patterns or attributes (OC3, AVF, Rarity,
 //! or a detector of attribute rows of your own: `MiniLM / DAE & - / OC3`), both
 //! calibrated in each view and fused there by the same rule before the views are fused. An embedding autoencoder and a counting detector miss different
 //! attacks; an embedding baseline (IForest, OC-SVM, DBSCAN) would repeat the
 //! autoencoder's view. Each candidate is fused under both policies for aspects a process
-//! is absent from ([`Absent`]).
+//! is absent from ([`Absent`]). Transductive detectors (DBSCAN as the authors ran it,
+//! transductive OC3: [`apt_llm_detect::Detector::transductive`]) are left out: their
+//! score of a row depends on the rows scored with it, which no held-out normal calibrates.
 //!
 //! Selection at host level is honest: the combination (encoder, detector, settings,
 //! fusion rule, calibration and absent-aspect policy) reported for a host is the one with
@@ -138,11 +140,14 @@ pub struct AspectEvidence {
     pub aspect: String,
     /// The view's calibrated tail probability for the process.
     pub p_value: f64,
-    /// Training processes of that view with exactly the same attributes.
+    /// *Other* training processes of that view with exactly the same attributes (a
+    /// process in the training share does not count itself). The training share is that
+    /// of the data ranked: with saved models, of the data given to them.
     pub identical_in_training: usize,
-    /// Training processes of that view.
+    /// Training processes of that view, the process itself aside.
     pub training_processes: usize,
-    /// The process's rarest attributes in that view: (name, training processes having it).
+    /// The process's rarest attributes in that view: (name, other training processes
+    /// having it).
     pub rarest: Vec<(String, usize)>,
     /// The attributes whose removal lowers the view's detector score most (leave one out,
     /// with the detector itself; attribute name or sentence phrase, and the drop), largest
@@ -216,6 +221,8 @@ pub struct ViewStats<'a> {
     /// Training processes per exact attribute set.
     pub pattern_counts: HashMap<&'a [u32], usize>,
     pub training: usize,
+    /// Per row: whether it is one of the training processes.
+    pub is_training: Vec<bool>,
 }
 
 impl<'a> ViewStats<'a> {
@@ -224,8 +231,9 @@ impl<'a> ViewStats<'a> {
         let mut attribute_counts = vec![0; context.context.attributes.len()];
         let mut pattern_counts: HashMap<&[u32], usize> = HashMap::new();
         let mut training = 0;
+        let is_training: Vec<bool> = (0..context.context.len()).map(is_training).collect();
         for (row, r) in context.context.records.iter().enumerate() {
-            if !is_training(row) {
+            if !is_training[row] {
                 continue;
             }
             training += 1;
@@ -239,19 +247,22 @@ impl<'a> ViewStats<'a> {
             attribute_counts,
             pattern_counts,
             training,
+            is_training,
         }
     }
 
-    /// Evidence for the process on `row` with tail probability `p_value`.
+    /// Evidence for the process on `row` with tail probability `p_value`; the counts leave
+    /// the process itself out when it is a training process.
     pub fn evidence(&self, row: usize, p_value: f64, max_attributes: usize) -> AspectEvidence {
         let r = &self.context.context.records[row];
+        let own = usize::from(self.is_training[row]);
         let mut rarest: Vec<(String, usize)> = r
             .attributes
             .iter()
             .map(|&a| {
                 (
                     self.context.context.attributes[a as usize].clone(),
-                    self.attribute_counts[a as usize],
+                    self.attribute_counts[a as usize] - own,
                 )
             })
             .collect();
@@ -263,9 +274,8 @@ impl<'a> ViewStats<'a> {
             identical_in_training: self
                 .pattern_counts
                 .get(r.attributes.as_slice())
-                .copied()
-                .unwrap_or(0),
-            training_processes: self.training,
+                .map_or(0, |&n| n - own),
+            training_processes: self.training - own,
             rarest,
             raised_by: Vec::new(),
         }
@@ -790,14 +800,16 @@ pub fn write_host_p_values(
         }
     };
     let views = host_views(report, contexts);
-    // Columns: the combinations of every host and aspect, in first-seen order.
+    // Columns: the combinations of every host and aspect, in first-seen order; those
+    // without p-values (transductive detectors) have none.
     let mut columns: Vec<(String, Calibration)> = Vec::new();
     for hv in &views {
         for sc in hv.outcomes.iter().flat_map(|o| &o.scored) {
             for &cal in calibrations {
-                if !columns
-                    .iter()
-                    .any(|(c, k)| *c == sc.combination && *k == cal)
+                if !cal.p_values(sc).is_empty()
+                    && !columns
+                        .iter()
+                        .any(|(c, k)| *c == sc.combination && *k == cal)
                 {
                     columns.push((sc.combination.clone(), cal));
                 }
@@ -889,6 +901,26 @@ mod tests {
             leave_one_host_out(&tie, "h1", |_| true),
             Some(("a".into(), 0.2))
         );
+    }
+
+    #[test]
+    fn evidence_counts_leave_the_process_itself_out() {
+        let ctx = apt_llm_provenance::SyntheticConfig::default()
+            .generate()
+            .unwrap();
+        let row = 0;
+        let same =
+            |r: usize| ctx.context.records[r].attributes == ctx.context.records[row].attributes;
+        let twins = (0..ctx.context.len()).filter(|&r| same(r)).count();
+        // The row in training: its twins other than itself.
+        let with = ViewStats::new(&ctx, |_| true).evidence(row, 0.5, 3);
+        assert_eq!(with.identical_in_training, twins - 1);
+        assert_eq!(with.training_processes, ctx.context.len() - 1);
+        // The row out of training: every twin in training counts.
+        let without = ViewStats::new(&ctx, |r| r != row).evidence(row, 0.5, 3);
+        assert_eq!(without.identical_in_training, twins - 1);
+        assert_eq!(without.training_processes, ctx.context.len() - 1);
+        assert_eq!(with.rarest, without.rarest);
     }
 
     #[test]

@@ -117,6 +117,25 @@ impl HuntReport {
             .filter(|p| p.attack == Some(true))
             .count()
     }
+
+    /// The ranks (1-based, inclusive) that share the score of rank `n` when they reach
+    /// past it: the first `n` then depend on how ties are ordered (by process id), and so
+    /// does any count over them. `None` when the cut falls between two scores.
+    pub fn tie_at_cut(&self, n: usize) -> Option<(usize, usize)> {
+        if n == 0 || n >= self.ranked.len() {
+            return None;
+        }
+        let s = self.ranked[n - 1].score;
+        if self.ranked[n].score != s {
+            return None;
+        }
+        let first = self.ranked[..n]
+            .iter()
+            .rposition(|p| p.score != s)
+            .map_or(1, |i| i + 2);
+        let last = n + self.ranked[n..].iter().take_while(|p| p.score == s).count();
+        Some((first, last))
+    }
 }
 
 /// Rank the processes of one host. `contexts` are the host's contexts (ProcessAll and
@@ -481,6 +500,8 @@ struct Plan {
     prior: bool,
     /// The built-in detector, `None` for a custom one.
     detector: Option<DetectorChoice>,
+    /// The share of each aspect's processes held out to calibrate.
+    calibration_fraction: f64,
 }
 
 impl Plan {
@@ -499,10 +520,14 @@ impl Plan {
             ([d], true) => Some(*d),
             _ => None,
         };
+        if let Some(d @ (DetectorChoice::Dbscan | DetectorChoice::Oc3Transductive)) = detector {
+            return Err(RunnerError::HuntTransductive(d.name().to_string()));
+        }
         Ok(Plan {
             prior: *prior,
             entry,
             detector,
+            calibration_fraction: cfg.calibration_fraction,
         })
     }
 }
@@ -720,6 +745,9 @@ fn partner_config(cfg: &HuntConfig, d: DetectorChoice) -> Result<HuntConfig> {
     if !PARTNERS.contains(&d) {
         return Err(RunnerError::HuntPartner(d.name().to_string()));
     }
+    if cfg.experiment.detectors == [d] && cfg.experiment.custom_detectors.is_empty() {
+        return Err(RunnerError::HuntPartnerItself(d.name().to_string()));
+    }
     let mut p = cfg.clone();
     p.partner = None;
     p.experiment.detectors = vec![d];
@@ -744,6 +772,12 @@ fn fit_aspect(plan: &Plan, view: &AspectView<'_>, encoder_name: &str) -> Result<
     let ctx = view.context;
     let train = view.weighted(Part::Train);
     let calibration = view.weighted(Part::Validation);
+    if train.is_empty() && !calibration.is_empty() {
+        return Err(RunnerError::NoTrainingProcesses {
+            processes: ctx.context.len(),
+            fraction: plan.calibration_fraction,
+        });
+    }
     if train.is_empty() {
         return Err(RunnerError::TooFewProcesses {
             processes: ctx.context.len(),
@@ -759,6 +793,9 @@ fn fit_aspect(plan: &Plan, view: &AspectView<'_>, encoder_name: &str) -> Result<
     );
     let ts = inputs.train_set();
     let fitted: Arc<dyn Detector> = Arc::from(plan.entry.spec.fit_boxed(&ts)?);
+    if fitted.transductive() {
+        return Err(RunnerError::HuntTransductive(fitted.name()));
+    }
     let detector: Arc<dyn Detector> = if plan.prior {
         Arc::new(FrequencyPrior::new(fitted, &ts, DEFAULT_BLEND)?)
     } else {
@@ -773,4 +810,47 @@ fn fit_aspect(plan: &Plan, view: &AspectView<'_>, encoder_name: &str) -> Result<
         in_sample_calibration: calibration.is_empty(),
         file: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(scores: &[f64]) -> HuntReport {
+        HuntReport {
+            host: "bovia/trace".into(),
+            combination: "- / OC3".into(),
+            fusion: "fisher".into(),
+            absent: "neutral".into(),
+            aspects: vec!["PE".into()],
+            left_out: Vec::new(),
+            processes: scores.len(),
+            partial: 0,
+            in_sample_calibration: Vec::new(),
+            ranked: scores
+                .iter()
+                .enumerate()
+                .map(|(i, &score)| RankedProcess {
+                    process: format!("p{i}"),
+                    score,
+                    attack: Some(i % 2 == 0),
+                    evidence: Vec::new(),
+                })
+                .collect(),
+            labelled_attacks: scores.len().div_ceil(2),
+        }
+    }
+
+    #[test]
+    fn a_tie_across_the_cut_is_reported_with_its_ranks() {
+        let r = report(&[9.0, 7.0, 5.0, 5.0, 5.0, 1.0]);
+        assert_eq!(r.tie_at_cut(2), None, "7 then 5: a clean cut");
+        assert_eq!(r.tie_at_cut(3), Some((3, 5)));
+        assert_eq!(r.tie_at_cut(4), Some((3, 5)));
+        assert_eq!(r.tie_at_cut(5), None, "5 then 1");
+        assert_eq!(r.tie_at_cut(6), None, "nothing below the last");
+        assert_eq!(r.tie_at_cut(0), None);
+        assert_eq!(report(&[2.0, 2.0, 2.0]).tie_at_cut(1), Some((1, 3)));
+        assert_eq!(r.attacks_in_top(3), 2);
+    }
 }

@@ -207,7 +207,8 @@ impl ModelFile {
                 });
             }
         }
-        serde_json::from_value(doc).map_err(json)
+        // Parsed again from the text: its errors name the line and column.
+        serde_json::from_str(&text).map_err(json)
     }
 
     /// Write it as pretty JSON.

@@ -199,6 +199,17 @@ fn a_partner_is_fitted_saved_and_ranks_as_the_fit_did() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("partner") && e.contains("IForest"), "{e}");
+    // Nor the detector itself: its evidence would count twice.
+    let e = HuntModels::fit(
+        &HuntConfig {
+            partner: Some(DetectorChoice::Oc3),
+            ..config(DetectorChoice::Oc3)
+        },
+        &host,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("partner") && e.contains("itself"), "{e}");
     // The saved partner is checked: a name outside the directory, another seed.
     let dir = tempfile::tempdir().unwrap();
     let manifest = loaded.save(dir.path()).unwrap();
@@ -235,6 +246,17 @@ fn a_partner_is_fitted_saved_and_ranks_as_the_fit_did() {
         e.contains("partner") && e.contains("OC3") && e.contains("AVF"),
         "{e}"
     );
+}
+
+#[test]
+fn transductive_detectors_are_refused() {
+    // Their score of a row depends on the rows scored with it: no held-out normal can
+    // calibrate it, so a hunt with one would rank on p-values of another scale.
+    let host = synthetic_host(30);
+    for d in [DetectorChoice::Oc3Transductive, DetectorChoice::Dbscan] {
+        let e = HuntModels::fit(&config(d), &host).unwrap_err().to_string();
+        assert!(e.contains("transductive"), "{e}");
+    }
 }
 
 #[apt_llm_testkit::needs(data)]

@@ -652,7 +652,8 @@ impl Manifest {
                 });
             }
         }
-        serde_json::from_value(doc).map_err(json)
+        // Parsed again from the text: its errors name the line and column.
+        serde_json::from_str(&text).map_err(json)
     }
 
     /// Write it as pretty JSON, through a temporary file so a reader never sees half.
@@ -910,6 +911,13 @@ fn load_aspect(
     let path = saved.dir.join(&saved.entry.model);
     let (file, model) = ModelFile::open(&path, registry)?;
     saved.check_file(&path, &file)?;
+    if model.detector().transductive() {
+        return Err(field(
+            &path,
+            "model",
+            "a transductive detector (a row's score depends on the rows scored with it): held-out normals cannot calibrate it",
+        ));
+    }
     if !file.threshold.value.is_finite() {
         return Err(field(
             &path,
@@ -984,6 +992,12 @@ fn load_partner(
     if !p.settings.detector.is_some_and(|d| PARTNERS.contains(&d)) {
         return Err(bad(format!(
             "{} is not a partner detector (OC3, AVF)",
+            p.settings.detector_name
+        )));
+    }
+    if p.settings.detector == s.detector {
+        return Err(bad(format!(
+            "{} is the detector itself: its evidence would count twice",
             p.settings.detector_name
         )));
     }
