@@ -119,7 +119,6 @@ fn check_output_dir(
         )
         .into());
     }
-    remove_earlier_outputs(out)?;
     let probe = out.join(".apt-llm-write-test");
     std::fs::write(&probe, b"")
         .map_err(|e| format!("--out {}: not writable: {e}", out.display()))?;
@@ -153,16 +152,38 @@ fn is_output_path(line: &str) -> bool {
     }
 }
 
+/// The outputs list of `out`, refused unless it is a regular file (or absent): a link
+/// there would redirect the write that replaces it.
+fn outputs_list(out: &std::path::Path) -> Result<PathBuf, BoxError> {
+    let list = out.join(OUTPUTS_FILE);
+    match list.symlink_metadata() {
+        Ok(m) if !m.is_file() => Err(format!(
+            "{}: not a regular file (the list of an earlier run's outputs); remove it",
+            list.display()
+        )
+        .into()),
+        _ => Ok(list),
+    }
+}
+
 /// Remove the files an earlier run listed in `out/.apt-llm-outputs`, so that no figure,
 /// table or model of another run sits beside this run's report; other files are left
-/// alone. Says how many.
+/// alone, and so is `out/models` when it is not a directory of its own (a link). Says
+/// how many.
 fn remove_earlier_outputs(out: &std::path::Path) -> Result<(), BoxError> {
-    let list = out.join(OUTPUTS_FILE);
+    let list = outputs_list(out)?;
     let Ok(text) = std::fs::read_to_string(&list) else {
         return Ok(());
     };
+    let models_is_dir = out
+        .join("models")
+        .symlink_metadata()
+        .is_ok_and(|m| m.is_dir());
     let mut removed = 0;
     for line in text.lines().filter(|l| is_output_path(l)) {
+        if line.starts_with("models/") && !models_is_dir {
+            continue;
+        }
         let p = out.join(line);
         if p.symlink_metadata().is_ok_and(|m| m.is_file()) {
             std::fs::remove_file(&p).map_err(|e| {
@@ -184,11 +205,14 @@ fn remove_earlier_outputs(out: &std::path::Path) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// List what this run wrote into `out` (see [`remove_earlier_outputs`]).
+/// List what this run wrote into `out` (see [`remove_earlier_outputs`]): its tables and
+/// figures, and in `models/` the files of its contexts' saved models written since
+/// `started`.
 fn record_outputs(
     out: &std::path::Path,
     figures: &[String],
-    models: Option<&std::path::Path>,
+    models: Option<(&std::path::Path, &[String])>,
+    started: std::time::SystemTime,
 ) -> Result<(), BoxError> {
     let mut lines: Vec<String> = [
         "results.csv",
@@ -208,11 +232,18 @@ fn record_outputs(
             lines.push(svg.to_string());
         }
     }
-    if let Some(dir) = models
+    if let Some((dir, stems)) = models
         && let Ok(entries) = std::fs::read_dir(dir)
     {
         for e in entries.flatten() {
-            if let Some(n) = e.file_name().to_str() {
+            let fresh = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= started);
+            if let Some(n) = e.file_name().to_str()
+                && fresh
+                && stems.iter().any(|s| n.starts_with(&format!("{s}.")))
+            {
                 lines.push(format!("models/{n}"));
             }
         }
@@ -220,8 +251,11 @@ fn record_outputs(
     lines.retain(|l| is_output_path(l));
     lines.sort();
     lines.dedup();
-    let list = out.join(OUTPUTS_FILE);
-    std::fs::write(&list, lines.join("\n") + "\n")
+    // Through a temporary file: a reader never sees half a list.
+    let list = outputs_list(out)?;
+    let tmp = out.join(format!("{OUTPUTS_FILE}.tmp"));
+    std::fs::write(&tmp, lines.join("\n") + "\n")
+        .and_then(|()| std::fs::rename(&tmp, &list))
         .map_err(|e| format!("{}: {e}", list.display()).into())
 }
 
@@ -284,6 +318,11 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
             return Err(format!("--figure-context {f} is not among --contexts").into());
         }
     }
+    // Every argument is checked by now: an earlier run's outputs go only when this one
+    // starts.
+    remove_earlier_outputs(&a.out)?;
+    // Two seconds of slack for file systems that keep coarse modification times.
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
     let report = run(&cfg)?;
     if let Some(f) = &a.figure_context
         && !report
@@ -298,20 +337,30 @@ pub fn evaluate(a: EvaluateArgs) -> Result<(), BoxError> {
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let figures = write_outputs(&report, &a.out, &command, a.figure_context.as_deref())?;
-    record_outputs(&a.out, &figures, cfg.save_models.as_deref())?;
+    // Saved model files are named after their context (`save_model`).
+    let stems: Vec<String> = report
+        .contexts
+        .iter()
+        .map(|c| c.context.replace('/', "_"))
+        .collect();
+    record_outputs(
+        &a.out,
+        &figures,
+        cfg.save_models.as_deref().map(|d| (d, stems.as_slice())),
+        started,
+    )?;
     if let Some(dir) = &cfg.save_models {
-        let saved = std::fs::read_dir(dir).map_or(0, |d| {
-            d.flatten()
-                .filter(|e| {
-                    e.file_name()
-                        .to_str()
-                        .is_some_and(|n| n.ends_with(".pipeline.json"))
-                })
-                .count()
-        });
+        let saved = stems
+            .iter()
+            .filter(|s| {
+                std::fs::metadata(dir.join(format!("{s}.pipeline.json")))
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= started)
+            })
+            .count();
         if saved == 0 {
             eprintln!(
-                "warning: --save-models saved nothing: it saves each context's best APT-LLM combination (encoder + autoencoder), and this run scored none"
+                "warning: --save-models saved nothing: it saves the best APT-LLM combination (encoder + autoencoder) of each scored context, and this run has none"
             );
         }
     }
@@ -470,6 +519,14 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         }
         Representation::Attributes => None,
     };
+    if model.detector().transductive() {
+        return Err(format!(
+            "{}: a transductive detector ({}): its score of a row depends on the rows scored with it, so the saved calibration scores cannot set its threshold",
+            a.model.display(),
+            model.detector().name()
+        )
+        .into());
+    }
     for w in file.warnings() {
         eprintln!("warning: {}: {w}", a.model.display());
     }

@@ -97,8 +97,9 @@ pub struct HuntArgs {
     /// manifest, hunt.json, into DIR.
     #[arg(long, value_name = "DIR", conflicts_with = "model")]
     save_models: Option<PathBuf>,
-    /// Rank with the models saved in DIR by --save-models instead of fitting. The host,
-    /// detector and settings are the saved ones; an option that differs is an error.
+    /// Rank with the models saved in DIR by --save-models (or named by its hunt.json)
+    /// instead of fitting. The host, detector and settings are the saved ones; an option
+    /// that differs is an error.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
 }

@@ -657,6 +657,25 @@ fn evaluate_removes_what_an_earlier_run_wrote_and_nothing_else() {
     let (_, err) = run_expect(&mut evaluate(), 0);
     assert!(err.contains("files an earlier run wrote"), "{err}");
     assert!(out.join("results.csv").is_file());
+    // Not through a link: `models` pointing elsewhere keeps what it points to, and a
+    // list that is a link is refused before anything is written through it.
+    let elsewhere = tmp.path().join("store");
+    write(&elsewhere, "keep.model.json", "a user's model");
+    std::os::unix::fs::symlink(&elsewhere, out.join("models")).unwrap();
+    write(&out, ".apt-llm-outputs", "models/keep.model.json\n");
+    run_expect(&mut evaluate(), 0);
+    assert!(elsewhere.join("keep.model.json").is_file());
+    std::fs::remove_file(out.join(".apt-llm-outputs")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("escape.txt"), out.join(".apt-llm-outputs"))
+        .unwrap();
+    let (_, err) = run_expect(&mut evaluate(), 1);
+    assert!(err.contains(".apt-llm-outputs: not a regular file"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("escape.txt")).unwrap(),
+        "outside"
+    );
+    std::fs::remove_file(out.join(".apt-llm-outputs")).unwrap();
+    std::fs::remove_file(out.join("models")).unwrap();
     // Saving models of a run without an autoencoder saves none, and says so.
     let (_, err) = run_expect(evaluate().arg("--save-models"), 0);
     assert!(err.contains("--save-models saved nothing"), "{err}");

@@ -771,7 +771,9 @@ fn run_context(
                         })?,
                 );
             // Small aspects: out-of-fold training scores for a finer calibration.
+            // (Not for transductive detectors: they get no p-values at all.)
             let out_of_fold = if cfg.cross_fit
+                && !fitted.transductive()
                 && ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll
                 && input.vw.sum() < crate::crossfit::CROSS_FIT_BELOW
             {

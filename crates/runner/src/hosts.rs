@@ -742,8 +742,9 @@ pub fn host_view(
 
 /// The key among `per_key` (key → host → AUC) that `allowed` admits with the best mean AUC
 /// over the hosts other than `host`, and its AUC on `host`: `host`'s own AUC never enters
-/// the choice. Ties go to the smaller key; keys without `host` or without another host
-/// are not candidates.
+/// the choice, nor that of another folder of the same machine ([`same_machine`]: its
+/// processes overlap). Ties go to the smaller key; keys without `host` or without another
+/// host are not candidates.
 pub fn leave_one_host_out(
     per_key: &BTreeMap<String, BTreeMap<String, f64>>,
     host: &str,
@@ -756,7 +757,7 @@ pub fn leave_one_host_out(
             let here = *per.get(host)?;
             let others: Vec<f64> = per
                 .iter()
-                .filter(|(h, _)| h.as_str() != host)
+                .filter(|(h, _)| !same_machine(h, host))
                 .map(|(_, v)| *v)
                 .collect();
             if others.is_empty() {
@@ -767,6 +768,20 @@ pub fn leave_one_host_out(
         })
         .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(a.0)))
         .map(|(k, _, here)| (k.clone(), here))
+}
+
+/// Whether two hosts (`scenario/performer`) are folders of the same machine: the same
+/// scenario and the same performer before any `-variant` suffix (`pandex/cadets` and
+/// `pandex/cadets-partial`), whose processes overlap.
+pub fn same_machine(a: &str, b: &str) -> bool {
+    let base = |h: &str| {
+        let (scenario, performer) = h.split_once('/').unwrap_or((h, ""));
+        (
+            scenario.to_string(),
+            performer.split('-').next().unwrap_or(performer).to_string(),
+        )
+    };
+    base(a) == base(b)
 }
 
 /// Mean of the honest host picks over counted hosts, with the host count.
@@ -892,6 +907,18 @@ mod tests {
         );
         let lone = table(&[("a", &[("h1", 0.7)])]);
         assert_eq!(leave_one_host_out(&lone, "h1", |_| true), None);
+        // Another folder of the same machine is no evidence: its processes overlap.
+        let variant = table(&[
+            ("a", &[("s/m", 0.6), ("s/m-partial", 1.0), ("t/m", 0.7)]),
+            ("b", &[("s/m", 0.9), ("s/m-partial", 0.5), ("t/m", 0.8)]),
+        ]);
+        assert_eq!(
+            leave_one_host_out(&variant, "s/m", |_| true),
+            Some(("b".into(), 0.9))
+        );
+        assert!(same_machine("pandex/cadets", "pandex/cadets-partial"));
+        assert!(!same_machine("pandex/cadets", "bovia/cadets"));
+        assert!(!same_machine("pandex/cadets", "pandex/trace"));
         // Ties go to the smaller key.
         let tie = table(&[
             ("b", &[("h1", 0.1), ("h2", 0.9)]),

@@ -772,7 +772,7 @@ fn fit_aspect(plan: &Plan, view: &AspectView<'_>, encoder_name: &str) -> Result<
     let ctx = view.context;
     let train = view.weighted(Part::Train);
     let calibration = view.weighted(Part::Validation);
-    if train.is_empty() && !calibration.is_empty() {
+    if train.is_empty() && !calibration.is_empty() && ctx.context.len() > 1 {
         return Err(RunnerError::NoTrainingProcesses {
             processes: ctx.context.len(),
             fraction: plan.calibration_fraction,

@@ -34,7 +34,7 @@ pub use figures::{Figure, write_figures};
 pub use grid::{AttentionMode, DetectorChoice, PriorMode, Switch};
 pub use hosts::{
     AspectEvidence, Calibration, HostOutcome, HostRow, MIN_VIEWS, RankedProcess, ViewStats,
-    honest_host_mean, host_view, leave_one_host_out, write_host_p_values,
+    honest_host_mean, host_view, leave_one_host_out, same_machine, write_host_p_values,
 };
 pub use hunt::{
     AspectModel, HUNT_FORMAT, HuntConfig, HuntModelError, HuntModels, HuntReport, HuntRequest,

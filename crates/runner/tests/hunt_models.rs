@@ -259,6 +259,23 @@ fn transductive_detectors_are_refused() {
     }
 }
 
+#[test]
+fn a_saved_transductive_model_is_refused() {
+    // A model file turned transductive on disk: its scores would not match the saved
+    // calibration scores' scale.
+    let host = synthetic_host(30);
+    let dir = tempfile::tempdir().unwrap();
+    HuntModels::fit(&config(DetectorChoice::Oc3), &host)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    let model = dir.path().join("pandex_cadets-synthetic_PE.model.json");
+    let mut doc = read_json(&model);
+    doc["model"]["params"]["transductive"] = true.into();
+    write_json(&model, &doc);
+    refused(dir.path(), &["pandex_cadets-synthetic_PE", "transductive"]);
+}
+
 #[apt_llm_testkit::needs(data)]
 #[test]
 fn saved_models_rank_real_hosts_as_the_fit_did() {
