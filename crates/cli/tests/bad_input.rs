@@ -669,7 +669,10 @@ fn evaluate_removes_what_an_earlier_run_wrote_and_nothing_else() {
     std::os::unix::fs::symlink(tmp.path().join("escape.txt"), out.join(".apt-llm-outputs"))
         .unwrap();
     let (_, err) = run_expect(&mut evaluate(), 1);
-    assert!(err.contains(".apt-llm-outputs: not a regular file"), "{err}");
+    assert!(
+        err.contains(".apt-llm-outputs: not a regular file"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("escape.txt")).unwrap(),
         "outside"
