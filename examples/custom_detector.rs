@@ -1,6 +1,7 @@
-//! Bring your own encoder and detectors: the runner compares them with MiniLM and the
-//! built-in detectors on every context, writes their rows into `results.csv`, fuses them
-//! in the host view (`hosts.csv`) and ranks them in `report.md`, like any other.
+//! Bring your own encoder, detectors and fusion rule: the runner compares them with MiniLM
+//! and the built-in detectors on every context, writes their rows into `results.csv`,
+//! fuses them in the host view (`hosts.csv`) and ranks them in `report.md`, like any
+//! other.
 //!
 //! - `Hashed` is an encoder of its own: a bag of attribute phrases (the sentence cut at
 //!   the template's separator), each hashed into one of 64 buckets, L2-normalised. It
@@ -11,6 +12,9 @@
 //!   registers in the loader registry and loads back.
 //! - `Jaccard-NN` reads the binary attribute rows ([`Representation::Attributes`]): one
 //!   minus the best Jaccard similarity to a training pattern, so it needs no encoder.
+//! - `Bonferroni` is a fusion rule of its own ([`FusionRule`]): the smallest per-aspect
+//!   p-value times the number of aspects. The host view tries it beside Fisher, Šidák and
+//!   Cauchy, and the honest selection may pick it.
 //!
 //! ```text
 //! cargo run --release --example custom_detector [OUT_DIR]
@@ -20,6 +24,7 @@ use apt_llm::detect::{
     DetectError, Detector, Fit, Representation, TrainSet, check_rows, load_json, save_json,
 };
 use apt_llm::embed::{EmbedError, ModelIdentity, SentenceEncoder};
+use apt_llm::fusion::FusionRule;
 use apt_llm::runner::{
     AttentionMode, DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, PriorMode, registry,
     run, write_outputs,
@@ -206,6 +211,19 @@ impl Detector for FittedJaccard {
     }
 }
 
+/// The Bonferroni-corrected minimum: `min(1, k · min pᵢ)` over `k` aspects.
+struct Bonferroni;
+
+impl FusionRule for Bonferroni {
+    fn name(&self) -> String {
+        "bonferroni".into()
+    }
+    fn fuse(&self, p: &[f64]) -> f64 {
+        let min = p.iter().copied().fold(1.0, f64::min);
+        (p.len().max(1) as f64 * min).min(1.0)
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()
         .nth(1)
@@ -226,6 +244,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             DetectorChoice::Oc3,
         ],
         custom_detectors: vec![Arc::new(Knn { k: 5 }), Arc::new(JaccardNearest)],
+        // Fusion rules of your own, beside the built-in ones.
+        custom_fusion: vec![Arc::new(Bonferroni)],
         attention: AttentionMode::Off,
         prior: PriorMode::Off,
         epochs: 20,
@@ -252,6 +272,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for h in &report.host_rows {
         println!("host {:<26} {} ROC-AUC {:.3}", h.host, h.key(), h.auc);
     }
+    assert!(report.host_rows.iter().any(|h| h.fusion == "bonferroni"));
 
     // Saved models are loaded by kind: register yours beside the built-in ones.
     let x = Hashed::new(64, " and ").encode(&["The process has event open and event read."])?;

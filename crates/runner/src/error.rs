@@ -46,6 +46,10 @@ pub enum RunnerError {
     /// rows would be indistinguishable.
     #[error("encoder {0} is given twice")]
     DuplicateEncoder(String),
+    /// Two fusion rules of the configuration share a name: their rows of `hosts.csv`
+    /// would be indistinguishable.
+    #[error("fusion rule {0:?} is given twice (a custom rule needs a name of its own)")]
+    DuplicateFusion(String),
     #[error("invalid experiment: no detector selected")]
     NoDetector,
     /// `hunt` fits exactly one detector setting.

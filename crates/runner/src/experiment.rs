@@ -14,7 +14,7 @@ use apt_llm_detect::{
     Representation, TrainSet,
 };
 use apt_llm_embed::{Backend, Device, Precision, SentenceEncoder};
-use apt_llm_fusion::{Absent, Calibrator, Rule};
+use apt_llm_fusion::{Absent, Calibrator, FusionRule, Rule};
 use apt_llm_metrics::{summarize, tie_ceiling};
 use apt_llm_provenance::{
     Catalog, Context, ContextId, LabeledContext, Patterns, SplitConfig, SyntheticConfig,
@@ -75,6 +75,24 @@ impl DataSource {
     }
 }
 
+/// The host view's fusion rules: the built-in ones asked for, then the custom ones; a
+/// name given twice is refused (rows of `hosts.csv` are told apart by it).
+fn fusion_rules(cfg: &ExperimentConfig) -> Result<Vec<Arc<dyn FusionRule>>> {
+    let rules: Vec<Arc<dyn FusionRule>> = cfg
+        .fusion
+        .iter()
+        .map(|r| Arc::from(r.rule()))
+        .chain(cfg.custom_fusion.iter().cloned())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for r in &rules {
+        if !seen.insert(r.name()) {
+            return Err(RunnerError::DuplicateFusion(r.name()));
+        }
+    }
+    Ok(rules)
+}
+
 /// Everything an experiment needs.
 #[derive(Clone)]
 pub struct ExperimentConfig {
@@ -120,6 +138,10 @@ pub struct ExperimentConfig {
     pub save_models: Option<PathBuf>,
     /// How the host view fuses per-aspect p-values (each rule is a row of `hosts.csv`).
     pub fusion: Vec<Rule>,
+    /// Fusion rules of your own ([`apt_llm_fusion::FusionRule`]), tried beside `fusion`
+    /// in the host view like any built-in rule (rows of `hosts.csv`, candidates of the
+    /// honest selection). Names must differ from each other and from the built-ins'.
+    pub custom_fusion: Vec<Arc<dyn FusionRule>>,
     /// What an aspect a process is absent from contributes to its fused p-value (each
     /// policy is a row of `hosts.csv`; the honest selection chooses).
     pub absent: Vec<Absent>,
@@ -150,6 +172,14 @@ impl std::fmt::Debug for ExperimentConfig {
             .field("seed", &self.seed)
             .field("epochs", &self.epochs)
             .field("fusion", &self.fusion)
+            .field(
+                "custom_fusion",
+                &self
+                    .custom_fusion
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>(),
+            )
             .field("absent", &self.absent)
             .field("cross_fit", &self.cross_fit)
             .finish_non_exhaustive()
@@ -180,6 +210,7 @@ impl Default for ExperimentConfig {
             explain: 3,
             save_models: None,
             fusion: Rule::ALL.to_vec(),
+            custom_fusion: Vec::new(),
             absent: Absent::ALL.to_vec(),
             cross_fit: false,
             host_p_values: None,
@@ -318,6 +349,7 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     if cfg.detectors.is_empty() && cfg.custom_detectors.is_empty() {
         return Err(RunnerError::NoDetector);
     }
+    let rules = fusion_rules(cfg)?;
     let start = Instant::now();
     let (encoders, unavailable) = encoders_of(cfg)?;
     let (contexts, data_name): (Vec<LabeledContext>, String) = match &cfg.data {
@@ -443,7 +475,7 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         &report,
         &contexts,
         &cfg.split,
-        &cfg.fusion,
+        &rules,
         calibrations,
         &cfg.absent,
         cfg.min_test_normals,

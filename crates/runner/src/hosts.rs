@@ -26,11 +26,12 @@
 //! pick (best on the host itself) is reported beside it.
 
 use crate::experiment::{ContextOutcome, ExperimentReport, detector_label};
-use apt_llm_fusion::{Absent, Rule, fuse_processes};
+use apt_llm_fusion::{Absent, FusionRule, fuse_processes};
 use apt_llm_metrics::summarize;
 use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, SplitConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Hosts need at least this many scored views to count in the host mean.
 pub const MIN_VIEWS: usize = 2;
@@ -462,7 +463,7 @@ pub fn host_view(
     report: &ExperimentReport,
     contexts: &[LabeledContext],
     split: &SplitConfig,
-    rules: &[Rule],
+    rules: &[Arc<dyn FusionRule>],
     calibrations: &[Calibration],
     absents: &[Absent],
     min_test_normals: usize,
@@ -528,13 +529,12 @@ pub fn host_view(
                 },
                 None => None,
             };
-            for (&rule, &absent) in rules
+            for (rule_impl, &absent) in rules
                 .iter()
                 .flat_map(|r| absents.iter().map(move |a| (r, a)))
             {
-                let rule_impl = rule.rule();
-                let p_views = candidate_p_views(&own, other.as_deref(), &*rule_impl);
-                let f = fuse_processes(&*rule_impl, &p_views, absent);
+                let p_views = candidate_p_views(&own, other.as_deref(), &**rule_impl);
+                let f = fuse_processes(&**rule_impl, &p_views, absent);
                 let scores: Vec<f64> = f.iter().map(|v| v.0).collect();
                 let row = HostRow {
                     host: index.host.to_string(),
@@ -546,7 +546,7 @@ pub fn host_view(
                     attention: sc0.attention,
                     prior: sc0.prior,
                     partner: partner.map(|b| first[b].combination.clone()),
-                    fusion: rule.name().into(),
+                    fusion: rule_impl.name(),
                     calibration,
                     absent,
                     apt_llm: sc0.apt_llm && partner.is_none(),
@@ -694,7 +694,7 @@ pub fn host_view(
         let Some((k, partner, scores)) = fused[h].get(&key) else {
             continue;
         };
-        let Ok(rule_impl) = rule.parse::<Rule>().map(Rule::rule) else {
+        let Some(rule_impl) = rules.iter().find(|r| r.name() == rule) else {
             continue;
         };
         let member = |k: usize| member_p_views(hv, &test_of_host[h], k, calibration);
@@ -702,7 +702,7 @@ pub fn host_view(
             continue;
         };
         let other = partner.and_then(member);
-        let p_views = candidate_p_views(&own, other.as_deref(), &*rule_impl);
+        let p_views = candidate_p_views(&own, other.as_deref(), &**rule_impl);
         let stats: Vec<ViewStats<'_>> = hv
             .contexts
             .iter()

@@ -3,9 +3,24 @@
 //! single-aspect hosts included, never its own AUC nor that of a folder of the same
 //! machine. Detectors of attribute rows only: no encoder, under a second.
 
+use apt_llm_fusion::FusionRule;
 use apt_llm_runner::{
-    DataSource, DetectorChoice, ExperimentConfig, HostRow, leave_one_host_out, run, same_machine,
+    DataSource, DetectorChoice, ExperimentConfig, HostRow, RunnerError, leave_one_host_out, run,
+    same_machine,
 };
+use std::sync::Arc;
+
+/// A fusion rule of the user's: the uncorrected minimum p-value.
+struct MinP;
+
+impl FusionRule for MinP {
+    fn name(&self) -> String {
+        "min-p".into()
+    }
+    fn fuse(&self, p: &[f64]) -> f64 {
+        p.iter().copied().fold(1.0, f64::min)
+    }
+}
 use std::collections::BTreeMap;
 
 fn per_key(rows: &[HostRow], hosts: &[&str]) -> BTreeMap<String, BTreeMap<String, f64>> {
@@ -25,6 +40,7 @@ fn the_honest_host_pick_reads_every_other_labelled_host() {
     let cfg = ExperimentConfig {
         data: DataSource::Root(root),
         detectors: vec![DetectorChoice::Oc3, DetectorChoice::Avf],
+        custom_fusion: vec![Arc::new(MinP)],
         quiet: true,
         cache: None,
         ..Default::default()
@@ -74,4 +90,30 @@ fn the_honest_host_pick_reads_every_other_labelled_host() {
             h.host
         );
     }
+    // The user's rule is a candidate like the built-in ones. On a host of one aspect every
+    // rule ranks alike (each fused p is a monotone function of the one p-value).
+    let auc = |host: &str, key: &str| {
+        report
+            .host_rows
+            .iter()
+            .find(|r| r.host == host && r.key() == key)
+            .map(|r| r.auc)
+            .unwrap()
+    };
+    for key in ["- / OC3", "- / AVF"] {
+        let min_p = auc("pandex/trace", &format!("{key} ⊕ min-p"));
+        assert_eq!(min_p, auc("pandex/trace", &format!("{key} ⊕ fisher")));
+        assert!(
+            report
+                .host_rows
+                .iter()
+                .any(|r| r.host == "bovia/trace" && r.key() == format!("{key} ⊕ min-p"))
+        );
+    }
+    // A name given twice is refused before anything runs.
+    let twice = ExperimentConfig {
+        custom_fusion: vec![Arc::new(MinP), Arc::new(MinP)],
+        ..cfg.clone()
+    };
+    assert!(matches!(run(&twice), Err(RunnerError::DuplicateFusion(n)) if n == "min-p"));
 }
