@@ -332,7 +332,7 @@ fn print_process(rank: usize, p: &RankedProcess) {
         let raised: Vec<String> = e
             .raised_by
             .iter()
-            .map(|(a, d)| format!("`{a}` (+{d:.3})"))
+            .map(|(a, d)| format!("`{a}` (+{})", apt_llm::runner::drop_text(*d)))
             .collect();
         println!(
             "          {} p={:.4}: {} identical of {} training processes; rarest: {}{}",

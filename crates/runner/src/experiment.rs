@@ -490,6 +490,9 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     }
     report.hosts = hosts;
     report.host_rows = host_rows;
+    if cfg.explain > 0 {
+        explain_host_tops(cfg, &contexts, &encoders, &mut report)?;
+    }
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -650,6 +653,7 @@ fn outcome_of(ctx: &LabeledContext, prep: &Prepared) -> ContextOutcome {
             })
             .collect(),
         embedding_sample: None,
+        pattern_embeddings: Vec::new(),
     }
 }
 
@@ -661,6 +665,7 @@ fn representations(
     prep: &Prepared,
     encoders: &[Loaded],
     entries: &[GridEntry],
+    keep: &mut Vec<(String, Arc<Array2<f32>>)>,
 ) -> Result<Vec<(Representation, Inputs)>> {
     let wants = |r: Representation| entries.iter().any(|e| e.spec.representation() == r);
     let mut inputs = Vec::new();
@@ -675,6 +680,7 @@ fn representations(
                 Representation::Embedding,
                 Inputs::new(prep, &x, Some(ei), enc.label.clone()),
             ));
+            keep.push((enc.label.clone(), Arc::new(x)));
         }
     }
     if wants(Representation::Attributes) {
@@ -777,7 +783,14 @@ fn run_context(
                 .sum(),
         );
     }
-    let inputs = representations(cfg, ctx, &prep, encoders, entries)?;
+    let inputs = representations(
+        cfg,
+        ctx,
+        &prep,
+        encoders,
+        entries,
+        &mut outcome.pattern_embeddings,
+    )?;
     if let Some((_, first)) = inputs.iter().find(|(r, _)| *r == Representation::Embedding) {
         outcome.embedding_sample = Some((
             first.test_x.clone(),
@@ -908,6 +921,146 @@ fn run_context(
         outcome.explanations = explanations;
     }
     Ok((outcome, rows))
+}
+
+/// The detector's own reasons in the host view's explanations
+/// ([`crate::AspectEvidence::raised_by`]): per host, the honest pick's detector (the
+/// APT-LLM member of a pair) is fitted again on each aspect as the grid fitted it (the
+/// same training processes and seed; the embeddings kept from the grid), and each
+/// explained process's attributes are left out one at a time (rows re-scored, sentences
+/// re-embedded without each phrase).
+fn explain_host_tops(
+    cfg: &ExperimentConfig,
+    contexts: &[LabeledContext],
+    encoders: &[Loaded],
+    report: &mut ExperimentReport,
+) -> Result<()> {
+    let entries = grid_entries(cfg);
+    for hi in 0..report.hosts.len() {
+        let h = &report.hosts[hi];
+        let Some((key, _)) = h.honest.as_ref().filter(|_| !h.top.is_empty()) else {
+            continue;
+        };
+        let Some(row) = report
+            .host_rows
+            .iter()
+            .find(|r| r.host == h.host && r.key() == *key)
+        else {
+            continue;
+        };
+        let Some(entry) = entries
+            .iter()
+            .find(|e| e.detector == row.detector && e.attention == row.attention)
+        else {
+            continue;
+        };
+        let (host, encoder_name, prior) = (h.host.clone(), row.encoder.clone(), row.prior);
+        for (ctx, outcome) in contexts.iter().zip(&report.contexts) {
+            if outcome.host != host || ctx.id.aspect == apt_llm_provenance::Aspect::ProcessAll {
+                continue;
+            }
+            let aspect = ctx.id.aspect.short();
+            // (process in `top`, its evidence in this aspect, its row in the context).
+            let mut wanted = Vec::new();
+            for (t, p) in report.hosts[hi].top.iter().enumerate() {
+                let Some(e) = p.evidence.iter().position(|e| e.aspect == aspect) else {
+                    continue;
+                };
+                if let Some(r) = ctx.context.records.iter().position(|r| r.id == p.process) {
+                    wanted.push((t, e, r));
+                }
+            }
+            if wanted.is_empty() {
+                continue;
+            }
+            let prep = prepare(cfg, ctx)?;
+            let attribute_x;
+            let (x, encoder) = match entry.spec.representation() {
+                Representation::Embedding => {
+                    let (Some((_, x)), Some(ei)) = (
+                        outcome
+                            .pattern_embeddings
+                            .iter()
+                            .find(|(l, _)| *l == encoder_name),
+                        encoders.iter().position(|l| l.label == encoder_name),
+                    ) else {
+                        continue;
+                    };
+                    (&**x, Some(ei))
+                }
+                Representation::Attributes => {
+                    attribute_x = attribute_rows(&prep.patterns, ctx.context.attributes.len());
+                    (&attribute_x, None)
+                }
+            };
+            let input = Inputs::new(&prep, x, encoder, encoder_name.clone());
+            let ts = input.train_set();
+            let in_context = |e: RunnerError| RunnerError::Context {
+                context: format!(
+                    "{} {encoder_name} / {} (host explanations)",
+                    ctx.id, row.detector
+                ),
+                source: Box::new(e),
+            };
+            let fitted: Arc<dyn Detector> = Arc::from(
+                entry
+                    .spec
+                    .fit_boxed(&ts)
+                    .map_err(|e| in_context(e.into()))?,
+            );
+            let model: Arc<dyn Detector> = if prior {
+                Arc::new(FrequencyPrior::new(fitted, &ts, DEFAULT_BLEND)?)
+            } else {
+                fitted
+            };
+            // Reasons only from the model the grid scored: the refit must give its test
+            // scores (seeded fits do, to the bit; a detector of your own that draws
+            // unseeded would not, and is left unexplained here).
+            let name = combination_name(&encoder_name, &entry.detector, entry.attention, prior);
+            let Some(sc) = outcome.scored.iter().find(|s| s.combination == name) else {
+                continue;
+            };
+            let again = model
+                .score(input.test_x.view())
+                .map_err(|e| in_context(e.into()))?;
+            let same = again.len() == sc.scores.len()
+                && again
+                    .iter()
+                    .zip(&sc.scores)
+                    .all(|(a, b)| (a - b).abs() <= 1e-5 * b.abs().max(1.0));
+            if !same {
+                continue;
+            }
+            let text = Textualizer::new(cfg.template.clone(), &ctx.context);
+            for (t, e, r) in wanted {
+                let attributes = &ctx.context.records[r].attributes;
+                let mut drops = match encoder {
+                    Some(ei) => crate::explain::leave_one_out(
+                        &text,
+                        attributes,
+                        &*encoders[ei].encoder,
+                        &*model,
+                        64,
+                    )
+                    .map_err(in_context)?,
+                    None => crate::explain::leave_one_out_rows(
+                        attributes,
+                        ctx.context.attributes.len(),
+                        &*model,
+                        64,
+                    )
+                    .map_err(in_context)?
+                    .into_iter()
+                    .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
+                    .collect(),
+                };
+                drops.retain(|d| d.1 > 0.0);
+                drops.truncate(3);
+                report.hosts[hi].top[t].evidence[e].raised_by = drops;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Explain the top flagged test groups of the best combination: which attributes raise

@@ -40,6 +40,16 @@ pub fn leave_one_out(
     Ok(out)
 }
 
+/// A score drop for reading: three decimals, or two significant digits below 0.001 (a
+/// drop that small would read as `0.000`).
+pub fn drop_text(d: f32) -> String {
+    if d.abs() >= 1e-3 {
+        format!("{d:.3}")
+    } else {
+        format!("{d:.1e}")
+    }
+}
+
 /// [`leave_one_out`] on the attribute rows, for detectors that read them: the 0/1 row of
 /// `attributes` (over `width` columns) scored with each of them (at most `max_attributes`)
 /// removed in turn. Returns each attribute with the drop in score its removal causes,

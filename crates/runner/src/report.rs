@@ -602,6 +602,18 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
             "\n### {}: top processes under the honest pick\n",
             h.host
         );
+        if let Some((key, _)) = &h.honest {
+            let _ = writeln!(
+                md,
+                "Per aspect: the p-value fused there, how many training processes share the process's exact attributes (itself aside), its rarest attributes, and the attributes whose removal lowers the score of `{}` most (*raised by*: the detector refitted as the grid fitted it; in a pair, the first detector's reasons).\n",
+                key.split(" & ")
+                    .next()
+                    .unwrap_or(key)
+                    .split(" ⊕ ")
+                    .next()
+                    .unwrap_or(key)
+            );
+        }
         for p in &h.top {
             let ev: Vec<String> = p
                 .evidence
@@ -612,8 +624,18 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
                         .iter()
                         .map(|(a, c)| format!("`{a}` in {c}"))
                         .collect();
+                    let raised = if e.raised_by.is_empty() {
+                        String::new()
+                    } else {
+                        let r: Vec<String> = e
+                            .raised_by
+                            .iter()
+                            .map(|(a, d)| format!("`{a}` (+{})", crate::explain::drop_text(*d)))
+                            .collect();
+                        format!("; raised by {}", r.join(", "))
+                    };
                     format!(
-                        "{} p={:.4} ({} identical of {} training; rarest: {})",
+                        "{} p={:.4} ({} identical of {} training; rarest: {}{raised})",
                         e.aspect,
                         e.p_value,
                         e.identical_in_training,

@@ -5,6 +5,7 @@ use crate::hosts::{HostOutcome, HostRow};
 use apt_llm_metrics::RocCurve;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One scored combination on one context: a row of `results.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,6 +133,10 @@ pub struct ContextOutcome {
     /// Embeddings of test groups (first encoder) for the t-SNE figure.
     #[serde(skip)]
     pub embedding_sample: Option<(Array2<f32>, Vec<f32>)>,
+    /// Per encoder (by label): the embedding of every distinct pattern of the context, in
+    /// [`apt_llm_provenance::Patterns`] order, kept for the host view's explanations.
+    #[serde(skip)]
+    pub pattern_embeddings: Vec<(String, Arc<Array2<f32>>)>,
 }
 
 /// The whole run.

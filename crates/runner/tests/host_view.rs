@@ -116,4 +116,17 @@ fn the_honest_host_pick_reads_every_other_labelled_host() {
         ..cfg.clone()
     };
     assert!(matches!(run(&twice), Err(RunnerError::DuplicateFusion(n)) if n == "min-p"));
+    // The explained processes carry the honest pick's own reasons: attributes whose removal
+    // lowers its score (OC3 or AVF here: rows re-scored without each attribute).
+    let mut reasons = 0;
+    for h in report.hosts.iter().filter(|h| h.honest.is_some()) {
+        assert!(!h.top.is_empty(), "{}", h.host);
+        for e in h.top.iter().flat_map(|p| &p.evidence) {
+            for (attribute, drop) in &e.raised_by {
+                assert!(*drop > 0.0 && !attribute.is_empty(), "{attribute} {drop}");
+                reasons += 1;
+            }
+        }
+    }
+    assert!(reasons > 0, "no explained process has a reason");
 }
