@@ -653,7 +653,7 @@ fn outcome_of(ctx: &LabeledContext, prep: &Prepared) -> ContextOutcome {
             })
             .collect(),
         embedding_sample: None,
-        pattern_embeddings: Vec::new(),
+        fitted: Default::default(),
     }
 }
 
@@ -665,7 +665,6 @@ fn representations(
     prep: &Prepared,
     encoders: &[Loaded],
     entries: &[GridEntry],
-    keep: &mut Vec<(String, Arc<Array2<f32>>)>,
 ) -> Result<Vec<(Representation, Inputs)>> {
     let wants = |r: Representation| entries.iter().any(|e| e.spec.representation() == r);
     let mut inputs = Vec::new();
@@ -680,7 +679,6 @@ fn representations(
                 Representation::Embedding,
                 Inputs::new(prep, &x, Some(ei), enc.label.clone()),
             ));
-            keep.push((enc.label.clone(), Arc::new(x)));
         }
     }
     if wants(Representation::Attributes) {
@@ -783,14 +781,7 @@ fn run_context(
                 .sum(),
         );
     }
-    let inputs = representations(
-        cfg,
-        ctx,
-        &prep,
-        encoders,
-        entries,
-        &mut outcome.pattern_embeddings,
-    )?;
+    let inputs = representations(cfg, ctx, &prep, encoders, entries)?;
     if let Some((_, first)) = inputs.iter().find(|(r, _)| *r == Representation::Embedding) {
         outcome.embedding_sample = Some((
             first.test_x.clone(),
@@ -843,6 +834,15 @@ fn run_context(
                 } else {
                     fitted.clone()
                 };
+                if ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll {
+                    let name = combination_name(
+                        &input.encoder_name,
+                        &entry.detector,
+                        entry.attention,
+                        prior,
+                    );
+                    outcome.fitted.0.push((name, detector.clone()));
+                }
                 let model = FittedDetector::new(detector, &ts, DEFAULT_PERCENTILE)?;
                 let sc = score_model(
                     &model,
@@ -925,19 +925,25 @@ fn run_context(
 
 /// The detector's own reasons in the host view's explanations
 /// ([`crate::AspectEvidence::raised_by`]): per host, the honest pick's detector (the
-/// APT-LLM member of a pair) is fitted again on each aspect as the grid fitted it (the
-/// same training processes and seed; the embeddings kept from the grid), and each
-/// explained process's attributes are left out one at a time (rows re-scored, sentences
-/// re-embedded without each phrase).
+/// APT-LLM member of a pair) as the grid fitted it on each aspect
+/// ([`ContextOutcome::fitted`]), and each explained process's attributes left out one at a
+/// time (rows re-scored, sentences re-embedded without each phrase).
 fn explain_host_tops(
     cfg: &ExperimentConfig,
     contexts: &[LabeledContext],
     encoders: &[Loaded],
     report: &mut ExperimentReport,
 ) -> Result<()> {
-    let entries = grid_entries(cfg);
-    for hi in 0..report.hosts.len() {
-        let h = &report.hosts[hi];
+    // One job per host and aspect: the model, its encoder (for embeddings), the context,
+    // and per explained process (host, place in `top`, evidence there, row).
+    type Job = (
+        Arc<dyn Detector>,
+        Option<usize>,
+        usize,
+        Vec<(usize, usize, usize, usize)>,
+    );
+    let mut jobs: Vec<Job> = Vec::new();
+    for (hi, h) in report.hosts.iter().enumerate() {
         let Some((key, _)) = h.honest.as_ref().filter(|_| !h.top.is_empty()) else {
             continue;
         };
@@ -948,105 +954,59 @@ fn explain_host_tops(
         else {
             continue;
         };
-        let Some(entry) = entries
-            .iter()
-            .find(|e| e.detector == row.detector && e.attention == row.attention)
-        else {
-            continue;
-        };
-        let (host, encoder_name, prior) = (h.host.clone(), row.encoder.clone(), row.prior);
-        for (ctx, outcome) in contexts.iter().zip(&report.contexts) {
-            if outcome.host != host || ctx.id.aspect == apt_llm_provenance::Aspect::ProcessAll {
+        let name = combination_name(&row.encoder, &row.detector, row.attention, row.prior);
+        let encoder = encoders.iter().position(|l| l.label == row.encoder);
+        for (ci, (ctx, outcome)) in contexts.iter().zip(&report.contexts).enumerate() {
+            if outcome.host != h.host {
                 continue;
             }
+            let Some((_, model)) = outcome.fitted.0.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
             let aspect = ctx.id.aspect.short();
-            // (process in `top`, its evidence in this aspect, its row in the context).
             let mut wanted = Vec::new();
-            for (t, p) in report.hosts[hi].top.iter().enumerate() {
+            for (t, p) in h.top.iter().enumerate() {
                 let Some(e) = p.evidence.iter().position(|e| e.aspect == aspect) else {
                     continue;
                 };
                 if let Some(r) = ctx.context.records.iter().position(|r| r.id == p.process) {
-                    wanted.push((t, e, r));
+                    wanted.push((hi, t, e, r));
                 }
             }
-            if wanted.is_empty() {
-                continue;
+            if !wanted.is_empty() {
+                jobs.push((model.clone(), encoder, ci, wanted));
             }
-            let prep = prepare(cfg, ctx)?;
-            let attribute_x;
-            let (x, encoder) = match entry.spec.representation() {
-                Representation::Embedding => {
-                    let (Some((_, x)), Some(ei)) = (
-                        outcome
-                            .pattern_embeddings
-                            .iter()
-                            .find(|(l, _)| *l == encoder_name),
-                        encoders.iter().position(|l| l.label == encoder_name),
-                    ) else {
-                        continue;
-                    };
-                    (&**x, Some(ei))
-                }
-                Representation::Attributes => {
-                    attribute_x = attribute_rows(&prep.patterns, ctx.context.attributes.len());
-                    (&attribute_x, None)
-                }
-            };
-            let input = Inputs::new(&prep, x, encoder, encoder_name.clone());
-            let ts = input.train_set();
+        }
+    }
+    // In parallel, as the grid's contexts are: re-embedding dominates.
+    // (host, place in `top`, evidence, reasons).
+    type Reasons = Vec<(usize, usize, usize, Vec<(String, f32)>)>;
+    let reasons: Vec<Reasons> = jobs
+        .par_iter()
+        .map(|(model, encoder, ci, wanted)| {
+            let ctx = &contexts[*ci];
             let in_context = |e: RunnerError| RunnerError::Context {
-                context: format!(
-                    "{} {encoder_name} / {} (host explanations)",
-                    ctx.id, row.detector
-                ),
+                context: format!("{} {} (host explanations)", ctx.id, model.name()),
                 source: Box::new(e),
             };
-            let fitted: Arc<dyn Detector> = Arc::from(
-                entry
-                    .spec
-                    .fit_boxed(&ts)
-                    .map_err(|e| in_context(e.into()))?,
-            );
-            let model: Arc<dyn Detector> = if prior {
-                Arc::new(FrequencyPrior::new(fitted, &ts, DEFAULT_BLEND)?)
-            } else {
-                fitted
-            };
-            // Reasons only from the model the grid scored: the refit must give its test
-            // scores (seeded fits do, to the bit; a detector of your own that draws
-            // unseeded would not, and is left unexplained here).
-            let name = combination_name(&encoder_name, &entry.detector, entry.attention, prior);
-            let Some(sc) = outcome.scored.iter().find(|s| s.combination == name) else {
-                continue;
-            };
-            let again = model
-                .score(input.test_x.view())
-                .map_err(|e| in_context(e.into()))?;
-            let same = again.len() == sc.scores.len()
-                && again
-                    .iter()
-                    .zip(&sc.scores)
-                    .all(|(a, b)| (a - b).abs() <= 1e-5 * b.abs().max(1.0));
-            if !same {
-                continue;
-            }
             let text = Textualizer::new(cfg.template.clone(), &ctx.context);
-            for (t, e, r) in wanted {
+            let mut out = Vec::new();
+            for &(hi, t, e, r) in wanted {
                 let attributes = &ctx.context.records[r].attributes;
-                let mut drops = match encoder {
-                    Some(ei) => crate::explain::leave_one_out(
+                let mut drops = match (model.representation(), encoder) {
+                    (Representation::Embedding, Some(ei)) => crate::explain::leave_one_out(
                         &text,
                         attributes,
-                        &*encoders[ei].encoder,
-                        &*model,
+                        &*encoders[*ei].encoder,
+                        &**model,
                         64,
                     )
                     .map_err(in_context)?,
-                    None => crate::explain::leave_one_out_rows(
+                    (Representation::Embedding, None) => Vec::new(),
+                    (Representation::Attributes, _) => crate::explain::leave_one_out_rows(
                         attributes,
                         ctx.context.attributes.len(),
-                        &*model,
+                        &**model,
                         64,
                     )
                     .map_err(in_context)?
@@ -1056,9 +1016,13 @@ fn explain_host_tops(
                 };
                 drops.retain(|d| d.1 > 0.0);
                 drops.truncate(3);
-                report.hosts[hi].top[t].evidence[e].raised_by = drops;
+                out.push((hi, t, e, drops));
             }
-        }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    for (hi, t, e, drops) in reasons.into_iter().flatten() {
+        report.hosts[hi].top[t].evidence[e].raised_by = drops;
     }
     Ok(())
 }

@@ -605,7 +605,7 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
         if let Some((key, _)) = &h.honest {
             let _ = writeln!(
                 md,
-                "Per aspect: the p-value fused there, how many training processes share the process's exact attributes (itself aside), its rarest attributes, and the attributes whose removal lowers the score of `{}` most (*raised by*: the detector refitted as the grid fitted it; in a pair, the first detector's reasons).\n",
+                "Per aspect: the p-value fused there, how many training processes share the process's exact attributes (itself aside), its rarest attributes, and the attributes whose removal lowers the score of `{}` most (*raised by*: the detector as the grid fitted it; in a pair, the first detector's reasons).\n",
                 key.split(" & ")
                     .next()
                     .unwrap_or(key)

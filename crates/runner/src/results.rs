@@ -133,10 +133,23 @@ pub struct ContextOutcome {
     /// Embeddings of test groups (first encoder) for the t-SNE figure.
     #[serde(skip)]
     pub embedding_sample: Option<(Array2<f32>, Vec<f32>)>,
-    /// Per encoder (by label): the embedding of every distinct pattern of the context, in
-    /// [`apt_llm_provenance::Patterns`] order, kept for the host view's explanations.
+    /// Every fitted detector of the context by combination name (with the prior in front
+    /// where the name says `+freq`), kept for the host view's explanations; empty for
+    /// ProcessAll, which the host view does not fuse.
     #[serde(skip)]
-    pub pattern_embeddings: Vec<(String, Arc<Array2<f32>>)>,
+    pub fitted: FittedModels,
+}
+
+/// Fitted detectors by combination name ([`ContextOutcome::fitted`]).
+#[derive(Clone, Default)]
+pub struct FittedModels(pub Vec<(String, Arc<dyn apt_llm_detect::Detector>)>);
+
+impl std::fmt::Debug for FittedModels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
 }
 
 /// The whole run.
