@@ -589,6 +589,26 @@ fn hunt_saves_its_models_and_ranks_with_them_as_the_fit_did() {
     let (fitted_json, _) = run(fit().arg("--json"));
     let (loaded_json, _) = run(saved_model().arg("--json"));
     assert_eq!(loaded_json, fitted_json);
+    // `score` reads an aspect's model file: PN, too small to hold a process out, was
+    // calibrated on its training processes and says so; PE was not. Both are explained
+    // by OC3's own reasons (attribute rows re-scored).
+    let score = |aspect: &str| {
+        run(apt_llm()
+            .args([
+                "score",
+                "--context",
+                &format!("bovia/clearscope/{aspect}"),
+                "--model",
+            ])
+            .arg(models.join(format!("bovia_clearscope_{aspect}.pipeline.json")))
+            .arg("--data")
+            .arg(&data))
+    };
+    let (_, pn) = score("PN");
+    assert!(pn.contains("threshold is optimistic"), "{pn}");
+    let (pe_out, pe) = score("PE");
+    assert!(!pe.contains("threshold is optimistic"), "{pe}");
+    assert!(pe_out.contains("raised most by"), "{pe_out}");
     // What the models fix may be repeated; anything else is an error naming both values.
     run(saved_model().args([
         "--host",

@@ -623,6 +623,8 @@ struct Best {
     model: FittedDetector,
     /// Index into the loaded encoders.
     encoder: usize,
+    /// No validation process: the threshold came from the training processes' scores.
+    in_sample: bool,
 }
 
 /// The outcome of a context before anything is fitted: its counts and test processes.
@@ -883,6 +885,7 @@ fn run_context(
                             scored: outcome.scored.len(),
                             model: model.clone(),
                             encoder: ei,
+                            in_sample: input.vx.nrows() == 0,
                         });
                     }
                 }
@@ -905,6 +908,7 @@ fn run_context(
                 representation: Representation::Embedding,
                 encoder: Some((&enc.spec, enc.encoder.identity())),
                 auc: Some(best.auc),
+                calibrated_in_sample: best.in_sample,
             },
             &best.model,
         )?;

@@ -73,6 +73,11 @@ pub struct ModelFile {
     /// Test ROC-AUC of this combination when it was fitted (`None` when the context had
     /// no labelled test set).
     pub auc: Option<f64>,
+    /// The calibration scores are the detector's own training processes' (`hunt` on an
+    /// aspect too small to hold any process out): its threshold is optimistic. Files
+    /// written before the field existed read as `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub calibrated_in_sample: bool,
 }
 
 /// Errors of reading, writing or loading a model file.
@@ -351,13 +356,20 @@ impl ModelFile {
     /// What a user should know before trusting this model's flags: today, a model that
     /// ranked worse than chance when it was fitted.
     pub fn warnings(&self) -> Vec<String> {
-        match self.auc {
-            Some(auc) if auc < 0.5 => vec![format!(
+        let mut out = Vec::new();
+        if let Some(auc) = self.auc.filter(|&a| a < 0.5) {
+            out.push(format!(
                 "this model ranked worse than chance when it was fitted (ROC-AUC {auc:.3} on {})",
                 self.trained_on
-            )],
-            _ => Vec::new(),
+            ));
         }
+        if self.calibrated_in_sample {
+            out.push(format!(
+                "its calibration scores are its own training processes' ({} was too small to hold any out): the threshold is optimistic",
+                self.trained_on
+            ));
+        }
+        out
     }
 }
 
@@ -437,6 +449,7 @@ pub(crate) struct SaveRequest<'a> {
     pub representation: Representation,
     pub encoder: Option<(&'a str, &'a ModelIdentity)>,
     pub auc: Option<f64>,
+    pub calibrated_in_sample: bool,
 }
 
 /// Save `model` as `<dir>/<context>.model.json` (its own file, and any files it writes
@@ -472,6 +485,7 @@ pub(crate) fn save_model(
         normal_scores: normal_scores.to_vec(),
         normal_weights: normal_weights.to_vec(),
         auc: req.auc,
+        calibrated_in_sample: req.calibrated_in_sample,
     };
     let path = req.dir.join(format!("{stem}.pipeline.json"));
     file.write(&path)?;

@@ -331,6 +331,7 @@ impl HuntModels {
                     representation: self.representation,
                     encoder,
                     auc: None,
+                    calibrated_in_sample: a.in_sample_calibration,
                 },
                 &a.model,
             )?;
