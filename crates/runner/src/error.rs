@@ -69,6 +69,11 @@ pub enum RunnerError {
     /// A hunt partner equal to the detector would count the same evidence twice.
     #[error("the hunt partner {0} is the detector itself: its evidence would count twice")]
     HuntPartnerItself(String),
+    /// `hunt` saves its fusion rule by name: a rule of your own could not be loaded back.
+    #[error(
+        "hunt fuses with a built-in rule (fisher, sidak, cauchy), saved by name in hunt.json; a custom fusion rule is not taken"
+    )]
+    HuntCustomFusion,
     #[error("calibration fraction {0} is not within (0, 1)")]
     CalibrationFraction(f64),
     #[error("{processes} processes are too few to fit a detector")]

@@ -90,6 +90,12 @@ fn fusion_rules(cfg: &ExperimentConfig) -> Result<Vec<Arc<dyn FusionRule>>> {
             return Err(RunnerError::DuplicateFusion(r.name()));
         }
     }
+    // A built-in rule's name is reserved even when that rule is not asked for.
+    for r in &cfg.custom_fusion {
+        if Rule::ALL.iter().any(|b| b.name() == r.name()) {
+            return Err(RunnerError::DuplicateFusion(r.name()));
+        }
+    }
     Ok(rules)
 }
 
@@ -140,7 +146,8 @@ pub struct ExperimentConfig {
     pub fusion: Vec<Rule>,
     /// Fusion rules of your own ([`apt_llm_fusion::FusionRule`]), tried beside `fusion`
     /// in the host view like any built-in rule (rows of `hosts.csv`, candidates of the
-    /// honest selection). Names must differ from each other and from the built-ins'.
+    /// honest selection). Names must differ from each other and from every built-in
+    /// rule's (`fisher`, `sidak`, `cauchy`). `hunt` does not take them.
     pub custom_fusion: Vec<Arc<dyn FusionRule>>,
     /// What an aspect a process is absent from contributes to its fused p-value (each
     /// policy is a row of `hosts.csv`; the honest selection chooses).
@@ -491,7 +498,11 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
     report.hosts = hosts;
     report.host_rows = host_rows;
     if cfg.explain > 0 {
-        explain_host_tops(cfg, &contexts, &encoders, &mut report)?;
+        explain_host_tops(cfg, &contexts, &encoders, &mut report);
+    }
+    // The fitted detectors were kept for those explanations only.
+    for c in &mut report.contexts {
+        c.fitted = Default::default();
     }
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
@@ -836,7 +847,7 @@ fn run_context(
                 } else {
                     fitted.clone()
                 };
-                if ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll {
+                if cfg.explain > 0 && ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll {
                     let name = combination_name(
                         &input.encoder_name,
                         &entry.detector,
@@ -937,7 +948,7 @@ fn explain_host_tops(
     contexts: &[LabeledContext],
     encoders: &[Loaded],
     report: &mut ExperimentReport,
-) -> Result<()> {
+) {
     // One job per host and aspect: the model, its encoder (for embeddings), the context,
     // and per explained process (host, place in `top`, evidence there, row).
     type Job = (
@@ -946,6 +957,8 @@ fn explain_host_tops(
         usize,
         Vec<(usize, usize, usize, usize)>,
     );
+    // (host, place in `top`, evidence, reasons).
+    type Reasons = Vec<(usize, usize, usize, Vec<(String, f32)>)>;
     let mut jobs: Vec<Job> = Vec::new();
     for (hi, h) in report.hosts.iter().enumerate() {
         let Some((key, _)) = h.honest.as_ref().filter(|_| !h.top.is_empty()) else {
@@ -982,53 +995,31 @@ fn explain_host_tops(
             }
         }
     }
-    // In parallel, as the grid's contexts are: re-embedding dominates.
-    // (host, place in `top`, evidence, reasons).
-    type Reasons = Vec<(usize, usize, usize, Vec<(String, f32)>)>;
+    // In parallel, as the grid's contexts are: re-embedding dominates. The reasons are
+    // extra output: one that fails is said and left out, the run stands.
     let reasons: Vec<Reasons> = jobs
         .par_iter()
         .map(|(model, encoder, ci, wanted)| {
             let ctx = &contexts[*ci];
-            let in_context = |e: RunnerError| RunnerError::Context {
-                context: format!("{} {} (host explanations)", ctx.id, model.name()),
-                source: Box::new(e),
-            };
             let text = Textualizer::new(cfg.template.clone(), &ctx.context);
+            let sentences = encoder.map(|ei| (&text, &*encoders[ei].encoder));
             let mut out = Vec::new();
             for &(hi, t, e, r) in wanted {
-                let attributes = &ctx.context.records[r].attributes;
-                let mut drops = match (model.representation(), encoder) {
-                    (Representation::Embedding, Some(ei)) => crate::explain::leave_one_out(
-                        &text,
-                        attributes,
-                        &*encoders[*ei].encoder,
-                        &**model,
-                        64,
-                    )
-                    .map_err(in_context)?,
-                    (Representation::Embedding, None) => Vec::new(),
-                    (Representation::Attributes, _) => crate::explain::leave_one_out_rows(
-                        attributes,
-                        ctx.context.attributes.len(),
-                        &**model,
-                        64,
-                    )
-                    .map_err(in_context)?
-                    .into_iter()
-                    .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
-                    .collect(),
-                };
-                drops.retain(|d| d.1 > 0.0);
-                drops.truncate(3);
-                out.push((hi, t, e, drops));
+                match crate::explain::reasons(&**model, ctx, r, sentences) {
+                    Ok(drops) => out.push((hi, t, e, drops)),
+                    Err(err) => eprintln!(
+                        "warning: {} {}: no reasons for the host view's explanation: {err}",
+                        ctx.id,
+                        model.name()
+                    ),
+                }
             }
-            Ok(out)
+            out
         })
-        .collect::<Result<_>>()?;
+        .collect();
     for (hi, t, e, drops) in reasons.into_iter().flatten() {
         report.hosts[hi].top[t].evidence[e].raised_by = drops;
     }
-    Ok(())
 }
 
 /// Explain the top flagged test groups of the best combination: which attributes raise

@@ -1,7 +1,7 @@
 //! Leave-one-attribute-out explanations.
 
 use crate::error::Result;
-use apt_llm_detect::Detector;
+use apt_llm_detect::{Detector, Representation};
 use apt_llm_embed::SentenceEncoder;
 use apt_llm_textualize::Textualizer;
 use ndarray::Array2;
@@ -38,6 +38,46 @@ pub fn leave_one_out(
         .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(out)
+}
+
+/// How many attributes of one process a leave-one-out explanation re-scores, at most.
+pub const MAX_EXPLAINED_ATTRIBUTES: usize = 64;
+
+/// The attributes of the process on `row` of `ctx` whose removal lowers `detector`'s score
+/// most (at most three, each lowering it): the detector's own reasons, as attribute names
+/// or sentence phrases with the drop. Rows of attributes are re-scored without each
+/// attribute; with `sentences` (the context's template and the encoder), sentences are
+/// re-embedded without each phrase. A detector of embeddings without `sentences` gives
+/// none.
+pub(crate) fn reasons(
+    detector: &dyn Detector,
+    ctx: &apt_llm_provenance::LabeledContext,
+    row: usize,
+    sentences: Option<(&Textualizer, &dyn SentenceEncoder)>,
+) -> Result<Vec<(String, f32)>> {
+    let attributes = &ctx.context.records[row].attributes;
+    let mut drops: Vec<(String, f32)> = match (detector.representation(), sentences) {
+        (Representation::Attributes, _) => leave_one_out_rows(
+            attributes,
+            ctx.context.attributes.len(),
+            detector,
+            MAX_EXPLAINED_ATTRIBUTES,
+        )?
+        .into_iter()
+        .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
+        .collect(),
+        (Representation::Embedding, Some((text, encoder))) => leave_one_out(
+            text,
+            attributes,
+            encoder,
+            detector,
+            MAX_EXPLAINED_ATTRIBUTES,
+        )?,
+        (Representation::Embedding, None) => Vec::new(),
+    };
+    drops.retain(|d| d.1 > 0.0);
+    drops.truncate(3);
+    Ok(drops)
 }
 
 /// A score drop for reading: three decimals, or two significant digits below 0.001 (a

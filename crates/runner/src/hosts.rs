@@ -152,7 +152,8 @@ pub struct AspectEvidence {
     pub rarest: Vec<(String, usize)>,
     /// The attributes whose removal lowers the view's detector score most (leave one out,
     /// with the detector itself; attribute name or sentence phrase, and the drop), largest
-    /// first; only where the ranking had the detector at hand (`hunt`).
+    /// first. Filled by `hunt` and by [`crate::run`] (the honest pick's detector, the first
+    /// of a pair); [`host_view`] alone leaves it empty, having no fitted detector.
     #[serde(default)]
     pub raised_by: Vec<(String, f32)>,
 }

@@ -70,6 +70,8 @@ pub struct HuntConfig {
     /// `experiment.detectors` (or `custom_detectors`), its attention and prior settings
     /// (`On` or `Off`), template, seed, epochs, cache.
     pub experiment: ExperimentConfig,
+    /// The fusion rule: a built-in one, saved by name in `hunt.json`
+    /// (`experiment.fusion` is not read, and `experiment.custom_fusion` is refused).
     pub fusion: Rule,
     /// What an aspect a process is absent from contributes (`Absent::Neutral`: it is
     /// ordinary there).
@@ -398,8 +400,8 @@ impl HuntModels {
                     continue;
                 };
                 let mut e = stats[v].evidence(row, p, 3);
-                e.raised_by = raised_by(
-                    aligned[v],
+                e.raised_by = crate::explain::reasons(
+                    &**aligned[v].model.detector(),
                     views[v].context,
                     row,
                     texts[v].as_ref().zip(encoder),
@@ -437,45 +439,6 @@ impl HuntModels {
         })
     }
 }
-
-/// The attributes of the process on `row` of `ctx` whose removal lowers `model`'s score
-/// most (at most three, each lowering it): the detector's own reasons. Rows of attributes
-/// are re-scored without each attribute; with `sentences` (the aspect's template and the
-/// encoder), sentences are re-embedded without each phrase.
-fn raised_by(
-    model: &AspectModel,
-    ctx: &LabeledContext,
-    row: usize,
-    sentences: Option<(&Textualizer, &dyn SentenceEncoder)>,
-) -> Result<Vec<(String, f32)>> {
-    let attributes = &ctx.context.records[row].attributes;
-    let detector = &**model.model.detector();
-    let mut drops: Vec<(String, f32)> = match (detector.representation(), sentences) {
-        (Representation::Attributes, _) => crate::explain::leave_one_out_rows(
-            attributes,
-            ctx.context.attributes.len(),
-            detector,
-            MAX_EXPLAINED_ATTRIBUTES,
-        )?
-        .into_iter()
-        .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
-        .collect(),
-        (Representation::Embedding, Some((text, encoder))) => crate::explain::leave_one_out(
-            text,
-            attributes,
-            encoder,
-            detector,
-            MAX_EXPLAINED_ATTRIBUTES,
-        )?,
-        (Representation::Embedding, None) => Vec::new(),
-    };
-    drops.retain(|d| d.1 > 0.0);
-    drops.truncate(3);
-    Ok(drops)
-}
-
-/// How many attributes of one process a leave-one-out explanation re-scores, at most.
-const MAX_EXPLAINED_ATTRIBUTES: usize = 64;
 
 impl AspectModel {
     /// Tail probability of each row of `x` (one per pattern) among the held-out normal
@@ -516,6 +479,9 @@ impl Plan {
             return Err(RunnerError::HuntPriorBoth);
         };
         check_fraction(cfg.calibration_fraction)?;
+        if !exp.custom_fusion.is_empty() {
+            return Err(RunnerError::HuntCustomFusion);
+        }
         let detector = match (exp.detectors.as_slice(), exp.custom_detectors.is_empty()) {
             ([d], true) => Some(*d),
             _ => None,

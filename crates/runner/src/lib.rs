@@ -43,7 +43,7 @@ pub use hunt::{
 pub use model_file::{MODEL_FORMAT, ModelFile, ModelFileError, ModelMismatch, registry};
 pub use report::{Selection, selections, write_markdown, write_tables};
 pub use results::{
-    ATTRIBUTES_ENCODER, ContextOutcome, ExperimentReport, Explanation, ResultRow,
+    ATTRIBUTES_ENCODER, ContextOutcome, ExperimentReport, Explanation, FittedModels, ResultRow,
     ScoredCombination, combination_name, detector_label, roc_of,
 };
 

@@ -519,6 +519,7 @@ mod tests {
                 representation: Representation::Embedding,
                 encoder: Some(("hashed", &identity)),
                 auc: Some(auc),
+                calibrated_in_sample: false,
             },
             &model,
         )

@@ -602,16 +602,17 @@ fn write_host_section(report: &ExperimentReport, md: &mut String) {
             "\n### {}: top processes under the honest pick\n",
             h.host
         );
-        if let Some((key, _)) = &h.honest {
+        // The detector whose reasons are given: the honest pick's (the first of a pair).
+        if let Some(row) = h.honest.as_ref().and_then(|(key, _)| {
+            report
+                .host_rows
+                .iter()
+                .find(|r| r.host == h.host && r.key() == *key)
+        }) {
             let _ = writeln!(
                 md,
                 "Per aspect: the p-value fused there, how many training processes share the process's exact attributes (itself aside), its rarest attributes, and the attributes whose removal lowers the score of `{}` most (*raised by*: the detector as the grid fitted it; in a pair, the first detector's reasons).\n",
-                key.split(" & ")
-                    .next()
-                    .unwrap_or(key)
-                    .split(" ⊕ ")
-                    .next()
-                    .unwrap_or(key)
+                crate::combination_name(&row.encoder, &row.detector, row.attention, row.prior)
             );
         }
         for p in &h.top {

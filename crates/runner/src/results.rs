@@ -134,8 +134,8 @@ pub struct ContextOutcome {
     #[serde(skip)]
     pub embedding_sample: Option<(Array2<f32>, Vec<f32>)>,
     /// Every fitted detector of the context by combination name (with the prior in front
-    /// where the name says `+freq`), kept for the host view's explanations; empty for
-    /// ProcessAll, which the host view does not fuse.
+    /// where the name says `+freq`), kept while [`crate::run`] explains the host view's
+    /// top processes and emptied before it returns.
     #[serde(skip)]
     pub fitted: FittedModels,
 }

@@ -116,6 +116,22 @@ fn the_honest_host_pick_reads_every_other_labelled_host() {
         ..cfg.clone()
     };
     assert!(matches!(run(&twice), Err(RunnerError::DuplicateFusion(n)) if n == "min-p"));
+    // A built-in rule's name is reserved, asked for or not.
+    struct Impostor;
+    impl FusionRule for Impostor {
+        fn name(&self) -> String {
+            "cauchy".into()
+        }
+        fn fuse(&self, p: &[f64]) -> f64 {
+            p.iter().copied().fold(1.0, f64::min)
+        }
+    }
+    let impostor = ExperimentConfig {
+        fusion: vec![apt_llm_fusion::Rule::Fisher],
+        custom_fusion: vec![Arc::new(Impostor)],
+        ..cfg.clone()
+    };
+    assert!(matches!(run(&impostor), Err(RunnerError::DuplicateFusion(n)) if n == "cauchy"));
     // The explained processes carry the honest pick's own reasons: attributes whose removal
     // lowers its score (OC3 or AVF here: rows re-scored without each attribute).
     let mut reasons = 0;

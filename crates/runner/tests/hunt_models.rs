@@ -257,6 +257,11 @@ fn transductive_detectors_are_refused() {
         let e = HuntModels::fit(&config(d), &host).unwrap_err().to_string();
         assert!(e.contains("transductive"), "{e}");
     }
+    // A fusion rule of your own could not be saved by name: refused, not ignored.
+    let mut custom = config(DetectorChoice::Oc3);
+    custom.experiment.custom_fusion = vec![std::sync::Arc::new(apt_llm_fusion::Fisher)];
+    let e = HuntModels::fit(&custom, &host).unwrap_err().to_string();
+    assert!(e.contains("custom fusion rule"), "{e}");
 }
 
 #[test]
