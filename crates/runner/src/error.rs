@@ -50,6 +50,10 @@ pub enum RunnerError {
     /// would be indistinguishable.
     #[error("fusion rule {0:?} is given twice (a custom rule needs a name of its own)")]
     DuplicateFusion(String),
+    /// Two detectors of the configuration share a name (a built-in one given twice, or a
+    /// detector of your own named like another): their rows would be indistinguishable.
+    #[error("detector {0:?} is given twice (a detector of your own needs a name of its own)")]
+    DuplicateDetector(String),
     #[error("invalid experiment: no detector selected")]
     NoDetector,
     /// `hunt` fits exactly one detector setting.

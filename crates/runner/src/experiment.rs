@@ -357,6 +357,13 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         return Err(RunnerError::NoDetector);
     }
     let rules = fusion_rules(cfg)?;
+    // Rows, keys and saved models are told apart by the detector's name.
+    let mut names = std::collections::HashSet::new();
+    for e in grid_entries(cfg) {
+        if !names.insert((e.detector.clone(), e.attention)) {
+            return Err(RunnerError::DuplicateDetector(e.detector));
+        }
+    }
     let start = Instant::now();
     let (encoders, unavailable) = encoders_of(cfg)?;
     let (contexts, data_name): (Vec<LabeledContext>, String) = match &cfg.data {

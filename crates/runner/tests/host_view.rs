@@ -116,6 +116,12 @@ fn the_honest_host_pick_reads_every_other_labelled_host() {
         ..cfg.clone()
     };
     assert!(matches!(run(&twice), Err(RunnerError::DuplicateFusion(n)) if n == "min-p"));
+    // So is a detector given twice.
+    let again = ExperimentConfig {
+        detectors: vec![DetectorChoice::Oc3, DetectorChoice::Oc3],
+        ..cfg.clone()
+    };
+    assert!(matches!(run(&again), Err(RunnerError::DuplicateDetector(n)) if n == "OC3"));
     // A built-in rule's name is reserved, asked for or not.
     struct Impostor;
     impl FusionRule for Impostor {
