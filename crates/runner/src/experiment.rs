@@ -402,6 +402,20 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         data: data_name,
         seconds: 0.0,
     };
+    // Hosts of two aspects or more, whose top processes the host view may explain: their
+    // contexts keep their fitted detectors until then.
+    let mut aspects_of: std::collections::HashMap<String, usize> = Default::default();
+    for c in contexts
+        .iter()
+        .filter(|c| c.id.aspect != apt_llm_provenance::Aspect::ProcessAll)
+    {
+        *aspects_of.entry(c.id.host().to_string()).or_default() += 1;
+    }
+    let fused_hosts: std::collections::HashSet<String> = aspects_of
+        .into_iter()
+        .filter(|(_, n)| *n >= crate::hosts::MIN_VIEWS)
+        .map(|(h, _)| h)
+        .collect();
     let progress = bar(cfg.quiet, contexts.len() as u64, "contexts");
     // Fits per context (each embedding entry once per encoder, each attribute entry once)
     // and in all, for the progress lines; a context that fits less (skipped, or an
@@ -434,7 +448,10 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
                 mine.fetch_add(1, Relaxed);
                 fits.fetch_add(1, Relaxed);
             };
-            let out = run_context(cfg, ctx, &encoders, &entries, &on_fit).map_err(|e| match e {
+            let keep_fitted = cfg.explain > 0
+                && ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll
+                && fused_hosts.contains(&ctx.id.host().to_string());
+            let out = run_context(cfg, ctx, &encoders, &entries, &on_fit, keep_fitted).map_err(|e| match e {
                 e @ RunnerError::Context { .. } => e,
                 e => RunnerError::Context {
                     context: ctx.id.to_string(),
@@ -771,6 +788,7 @@ fn run_context(
     encoders: &[Loaded],
     entries: &[GridEntry],
     on_fit: &(dyn Fn() + Sync),
+    keep_fitted: bool,
 ) -> Result<(ContextOutcome, Vec<ResultRow>)> {
     let id: &ContextId = &ctx.id;
     let prep = prepare(cfg, ctx)?;
@@ -854,7 +872,7 @@ fn run_context(
                 } else {
                     fitted.clone()
                 };
-                if cfg.explain > 0 && ctx.id.aspect != apt_llm_provenance::Aspect::ProcessAll {
+                if keep_fitted {
                     let name = combination_name(
                         &input.encoder_name,
                         &entry.detector,
