@@ -9,8 +9,7 @@ use apt_llm::embed::{EncoderOptions, SentenceEncoder, cache_dir, load_encoder, r
 use apt_llm::provenance::{Catalog, ContextId, Patterns, default_data_root};
 use apt_llm::runner::{
     DataSource, DetectorChoice, EncoderSpec, ExperimentConfig, ModelFile, ModelFileError,
-    attribute_rows, embed_patterns, leave_one_out, leave_one_out_rows, registry, run, selections,
-    write_outputs,
+    attribute_rows, embed_patterns, reasons, registry, run, selections, write_outputs,
 };
 use apt_llm::textualize::Textualizer;
 use clap::Args;
@@ -595,25 +594,13 @@ pub fn score(a: ScoreArgs) -> Result<(), BoxError> {
         let pat = &patterns.patterns[p];
         let why: Vec<(String, f32)> = if rank < a.explain && scores[p] > threshold {
             // Sentences re-embedded without each phrase, or attribute rows re-scored
-            // without each attribute.
-            let drops = match &encoder {
-                Some(enc) => leave_one_out(&tx, &pat.attributes, &**enc, &**model.detector(), 64)?,
-                None => leave_one_out_rows(
-                    &pat.attributes,
-                    ctx.context.attributes.len(),
-                    &**model.detector(),
-                    64,
-                )?
-                .into_iter()
-                .map(|(at, d)| (ctx.context.attributes[at as usize].clone(), d))
-                .collect(),
-            };
-            // Only attributes whose removal lowers the score raise it.
-            drops
-                .into_iter()
-                .filter(|(_, d)| *d > 0.0)
-                .take(3)
-                .collect()
+            // without each attribute; only attributes whose removal lowers the score.
+            reasons(
+                &**model.detector(),
+                &pat.attributes,
+                &ctx.context.attributes,
+                encoder.as_deref().map(|enc| (&tx, enc)),
+            )?
         } else {
             Vec::new()
         };

@@ -357,11 +357,12 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
         return Err(RunnerError::NoDetector);
     }
     let rules = fusion_rules(cfg)?;
+    let entries = grid_entries(cfg);
     // Rows, keys and saved models are told apart by the detector's name.
     let mut names = std::collections::HashSet::new();
-    for e in grid_entries(cfg) {
-        if !names.insert((e.detector.clone(), e.attention)) {
-            return Err(RunnerError::DuplicateDetector(e.detector));
+    for e in &entries {
+        if !names.insert((&e.detector, e.attention)) {
+            return Err(RunnerError::DuplicateDetector(e.detector.clone()));
         }
     }
     let start = Instant::now();
@@ -392,7 +393,6 @@ pub fn run(cfg: &ExperimentConfig) -> Result<ExperimentReport> {
             (list, "a bundled synthetic host".into())
         }
     };
-    let entries = grid_entries(cfg);
     let mut report = ExperimentReport {
         rows: vec![],
         contexts: vec![],
@@ -1011,7 +1011,13 @@ fn explain_host_tops(
                 let Some(e) = p.evidence.iter().position(|e| e.aspect == aspect) else {
                     continue;
                 };
-                if let Some(r) = ctx.context.records.iter().position(|r| r.id == p.process) {
+                // Ids match case-insensitively across aspects, as in `HostIndex`.
+                if let Some(r) = ctx
+                    .context
+                    .records
+                    .iter()
+                    .position(|r| r.id.eq_ignore_ascii_case(&p.process))
+                {
                     wanted.push((hi, t, e, r));
                 }
             }
@@ -1028,10 +1034,26 @@ fn explain_host_tops(
             let ctx = &contexts[*ci];
             let text = Textualizer::new(cfg.template.clone(), &ctx.context);
             let sentences = encoder.map(|ei| (&text, &*encoders[ei].encoder));
+            // Processes of one pattern share their reasons: each pattern is explained once.
+            let mut explained: std::collections::HashMap<&[u32], Vec<(String, f32)>> =
+                Default::default();
             let mut out = Vec::new();
             for &(hi, t, e, r) in wanted {
-                match crate::explain::reasons(&**model, ctx, r, sentences) {
-                    Ok(drops) => out.push((hi, t, e, drops)),
+                let attributes = ctx.context.records[r].attributes.as_slice();
+                if let Some(drops) = explained.get(attributes) {
+                    out.push((hi, t, e, drops.clone()));
+                    continue;
+                }
+                match crate::explain::reasons(
+                    &**model,
+                    attributes,
+                    &ctx.context.attributes,
+                    sentences,
+                ) {
+                    Ok(drops) => {
+                        explained.insert(attributes, drops.clone());
+                        out.push((hi, t, e, drops));
+                    }
                     Err(err) => eprintln!(
                         "warning: {} {}: no reasons for the host view's explanation: {err}",
                         ctx.id,

@@ -43,29 +43,25 @@ pub fn leave_one_out(
 /// How many attributes of one process a leave-one-out explanation re-scores, at most.
 pub const MAX_EXPLAINED_ATTRIBUTES: usize = 64;
 
-/// The attributes of the process on `row` of `ctx` whose removal lowers `detector`'s score
-/// most (at most three, each lowering it): the detector's own reasons, as attribute names
-/// or sentence phrases with the drop. Rows of attributes are re-scored without each
-/// attribute; with `sentences` (the context's template and the encoder), sentences are
-/// re-embedded without each phrase. A detector of embeddings without `sentences` gives
-/// none.
-pub(crate) fn reasons(
+/// The attributes (indices into `names`, the context's attribute names) of one process
+/// whose removal lowers `detector`'s score most (at most three, each lowering it): the
+/// detector's own reasons, as attribute names or sentence phrases with the drop. Rows of
+/// attributes are re-scored without each attribute; with `sentences` (the context's
+/// template and the encoder), sentences are re-embedded without each phrase. A detector
+/// of embeddings without `sentences` gives none.
+pub fn reasons(
     detector: &dyn Detector,
-    ctx: &apt_llm_provenance::LabeledContext,
-    row: usize,
+    attributes: &[u32],
+    names: &[String],
     sentences: Option<(&Textualizer, &dyn SentenceEncoder)>,
 ) -> Result<Vec<(String, f32)>> {
-    let attributes = &ctx.context.records[row].attributes;
     let mut drops: Vec<(String, f32)> = match (detector.representation(), sentences) {
-        (Representation::Attributes, _) => leave_one_out_rows(
-            attributes,
-            ctx.context.attributes.len(),
-            detector,
-            MAX_EXPLAINED_ATTRIBUTES,
-        )?
-        .into_iter()
-        .map(|(a, d)| (ctx.context.attributes[a as usize].clone(), d))
-        .collect(),
+        (Representation::Attributes, _) => {
+            leave_one_out_rows(attributes, names.len(), detector, MAX_EXPLAINED_ATTRIBUTES)?
+                .into_iter()
+                .map(|(a, d)| (names[a as usize].clone(), d))
+                .collect()
+        }
         (Representation::Embedding, Some((text, encoder))) => leave_one_out(
             text,
             attributes,

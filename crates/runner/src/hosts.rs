@@ -475,7 +475,7 @@ pub fn host_view(
         .filter_map(|s| Some((s.context, s.honest?.1)))
         .collect();
     let mut outcomes = Vec::new();
-    let mut evidence: Vec<bool> = Vec::new();
+    let mut can_score: Vec<bool> = Vec::new();
     let mut rows: Vec<HostRow> = Vec::new();
     // Fused test scores per host and key, kept for explanations of the honest pick.
     let mut fused: Vec<HashMap<String, FusedScores>> = Vec::new();
@@ -589,7 +589,7 @@ pub fn host_view(
         }
         // A host whose test set can score a candidate (both classes, enough normals) is
         // evidence for the selection of the other hosts, counted in the mean or not.
-        evidence.push(two_classes && test_normals >= min_test_normals && !aspects.is_empty());
+        can_score.push(two_classes && test_normals >= min_test_normals && !aspects.is_empty());
         let not_counted = if aspects.len() < MIN_VIEWS {
             Some(format!(
                 "{} scored view(s), fewer than {MIN_VIEWS}",
@@ -637,7 +637,7 @@ pub fn host_view(
     // rules apart, but they do tell detectors apart.
     let evidence: Vec<&str> = outcomes
         .iter()
-        .zip(&evidence)
+        .zip(&can_score)
         .filter(|(_, e)| **e)
         .map(|(o, _)| o.host.as_str())
         .collect();

@@ -61,6 +61,7 @@ use apt_llm_provenance::{Aspect, HostIndex, LabeledContext, Part, Patterns, Spli
 use apt_llm_textualize::{Template, Textualizer};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What `hunt` fits and how it fuses.
@@ -392,6 +393,8 @@ impl HuntModels {
                     })
             })
             .collect();
+        // Processes of one pattern share their reasons: each pattern is explained once.
+        let mut explained: HashMap<(usize, usize), Vec<(String, f32)>> = HashMap::new();
         let mut ranked = Vec::with_capacity(order.len());
         for (rank, &i) in order.iter().enumerate() {
             let mut evidence = Vec::new();
@@ -400,13 +403,22 @@ impl HuntModels {
                     continue;
                 };
                 let mut e = stats[v].evidence(row, p, 3);
-                e.raised_by = crate::explain::reasons(
-                    &**aligned[v].model.detector(),
-                    views[v].context,
-                    row,
-                    texts[v].as_ref().zip(encoder),
-                )
-                .map_err(|e| in_context(views[v].context, e))?;
+                let pattern = views[v].patterns.row_pattern[row];
+                e.raised_by = match explained.get(&(v, pattern)) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let ctx = &views[v].context.context;
+                        let r = crate::explain::reasons(
+                            &**aligned[v].model.detector(),
+                            &ctx.records[row].attributes,
+                            &ctx.attributes,
+                            texts[v].as_ref().zip(encoder),
+                        )
+                        .map_err(|e| in_context(views[v].context, e))?;
+                        explained.insert((v, pattern), r.clone());
+                        r
+                    }
+                };
                 evidence.push(e);
             }
             ranked.push(RankedProcess {
@@ -486,9 +498,6 @@ impl Plan {
             ([d], true) => Some(*d),
             _ => None,
         };
-        if let Some(d @ (DetectorChoice::Dbscan | DetectorChoice::Oc3Transductive)) = detector {
-            return Err(RunnerError::HuntTransductive(d.name().to_string()));
-        }
         Ok(Plan {
             prior: *prior,
             entry,

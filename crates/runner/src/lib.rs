@@ -29,7 +29,9 @@ pub mod tsne;
 pub use encoders::EncoderSpec;
 pub use error::{Result, RunnerError};
 pub use experiment::{DataSource, ExperimentConfig, attribute_rows, embed_patterns, run};
-pub use explain::{drop_text, leave_one_out, leave_one_out_rows};
+pub use explain::{
+    MAX_EXPLAINED_ATTRIBUTES, drop_text, leave_one_out, leave_one_out_rows, reasons,
+};
 pub use figures::{Figure, write_figures};
 pub use grid::{AttentionMode, DetectorChoice, PriorMode, Switch};
 pub use hosts::{
